@@ -1,0 +1,68 @@
+import { swaggerUI } from "@hono/swagger-ui";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { requestId } from "hono/request-id";
+import { secureHeaders } from "hono/secure-headers";
+import type { Deps } from "./deps.ts";
+import { createRouter } from "./http/router.ts";
+import { notFound, onError } from "./http/errors.ts";
+import { AppError } from "./http/problem.ts";
+import { authRouter } from "./auth/auth.index.ts";
+import { usersRouter } from "./users/users.index.ts";
+import { healthRouter } from "./health/health.index.ts";
+
+export const apiBase = "/api/v1";
+
+/** The whole HTTP surface, built from its dependencies so tests can pass a real database and a fixed clock. */
+export function createApp(deps: Deps) {
+  const app = createRouter();
+  const { config, logger } = deps;
+
+  app.use(requestId({ headerName: "X-Request-Id" }));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    c.set("deps", deps);
+    await next();
+    logger.info({
+      request_id: c.var.requestId,
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      user_id: c.var.user?.id ?? null,
+    });
+  });
+  app.use(secureHeaders());
+  if (config.CORS_ORIGINS.length > 0) {
+    app.use(cors({ origin: config.CORS_ORIGINS, exposeHeaders: ["X-Request-Id", "Retry-After"] }));
+  }
+  app.use(bodyLimit({
+    maxSize: config.MAX_BODY_BYTES,
+    onError: () => {
+      throw new AppError("PAYLOAD_TOO_LARGE", `The body is over ${config.MAX_BODY_BYTES} bytes`);
+    },
+  }));
+
+  app.route("/", healthRouter);
+  app.route(apiBase, authRouter);
+  app.route(apiBase, usersRouter);
+
+  if (config.DOCS_ENABLED) {
+    app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+      type: "http",
+      scheme: "bearer",
+      bearerFormat: "JWT",
+    });
+    app.doc31("/openapi.json", {
+      openapi: "3.1.0",
+      info: { title: "Exam-slot reservation API", version: "1.0.0" },
+    });
+    app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+  }
+
+  app.notFound(notFound);
+  app.onError(onError);
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,78 @@
+import { z } from "@hono/zod-openapi";
+
+const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const positiveInt = z.coerce.number().int().positive();
+
+const schema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  APP_ENV: z.enum(["development", "test", "production"]).default("development"),
+  DATABASE_URL: z.string().url().optional(),
+  DATA_DIR: z.string().min(1).default(".data"),
+  UPSTASH_REDIS_REST_URL: z.string().url().optional(),
+  UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
+  JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  ACCESS_TTL: positiveInt.default(900),
+  REFRESH_TTL: positiveInt.default(7 * 24 * 3600),
+  BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
+  ADMIN_EMAIL: z.string().email().optional(),
+  ADMIN_PASSWORD: z.string().min(8).optional(),
+  DOCS_ENABLED: flag.optional(),
+  CORS_ORIGINS: z.string().default(""),
+  MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
+  DB_POOL_MAX: positiveInt.default(10),
+  MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
+  BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),
+  SLOT_MINUTES: positiveInt.default(60).refine((m) => 1440 % m === 0, "must divide 1440"),
+  DENO_DEPLOYMENT_ID: z.string().optional(),
+});
+
+type RawConfig = z.infer<typeof schema>;
+
+export type Config = Omit<RawConfig, "JWT_SECRET" | "DOCS_ENABLED" | "CORS_ORIGINS"> & {
+  JWT_SECRET: string;
+  DOCS_ENABLED: boolean;
+  CORS_ORIGINS: string[];
+};
+
+/** A configuration problem, reported at start-up as one line. */
+export class ConfigError extends Error {}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function loadConfig(
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+  warn: (message: string) => void = console.warn,
+): Config {
+  const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const parsed = schema.safeParse(blankless);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+  }
+  const raw = parsed.data;
+  if (raw.DENO_DEPLOYMENT_ID && (!raw.DATABASE_URL || !raw.UPSTASH_REDIS_REST_URL)) {
+    throw new ConfigError(
+      "invalid configuration: Deno Deploy has no writable disk, so DATABASE_URL and UPSTASH_REDIS_REST_URL/TOKEN are required",
+    );
+  }
+  if (raw.UPSTASH_REDIS_REST_URL && !raw.UPSTASH_REDIS_REST_TOKEN) {
+    throw new ConfigError("invalid configuration: UPSTASH_REDIS_REST_TOKEN is required with UPSTASH_REDIS_REST_URL");
+  }
+  const production = raw.APP_ENV === "production";
+  if (!raw.JWT_SECRET && production) {
+    throw new ConfigError("invalid configuration: JWT_SECRET is required when APP_ENV=production");
+  }
+  if (!raw.JWT_SECRET) {
+    warn("JWT_SECRET is not set: using a random one, so tokens die with this process");
+  }
+  return {
+    ...raw,
+    JWT_SECRET: raw.JWT_SECRET ?? randomSecret(),
+    DOCS_ENABLED: raw.DOCS_ENABLED ?? !production,
+    CORS_ORIGINS: raw.CORS_ORIGINS.split(",").map((o) => o.trim()).filter(Boolean),
+  };
+}
+
+function randomSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}

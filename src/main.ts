@@ -1,0 +1,36 @@
+import { createApp } from "./app.ts";
+import { bootstrap } from "./platform/bootstrap.ts";
+import { openCache } from "./platform/cache.ts";
+import { systemClock } from "./platform/clock.ts";
+import { jsonLogger } from "./platform/logger.ts";
+import { hashPassword } from "./auth/passwords.ts";
+import { ensureAdmin } from "./users/users.service.ts";
+
+const { config, database } = await bootstrap();
+if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+  const password = config.ADMIN_PASSWORD;
+  await ensureAdmin(database.sql, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
+}
+
+const app = createApp({
+  config,
+  sql: database.sql,
+  cache: openCache(config),
+  clock: systemClock,
+  logger: jsonLogger,
+});
+
+const server = Deno.serve({
+  port: config.PORT,
+  hostname: "0.0.0.0",
+  onListen: ({ port }) => jsonLogger.info({ message: "listening", port, env: config.APP_ENV }),
+}, app.fetch);
+
+// Stop accepting, let in-flight requests finish, then close the pool.
+async function shutdown(signal: string) {
+  jsonLogger.info({ message: "shutting down", signal });
+  await server.shutdown();
+  await database.close();
+  Deno.exit(0);
+}
+for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => shutdown(signal));

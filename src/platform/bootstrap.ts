@@ -1,0 +1,19 @@
+import { type Config, ConfigError, loadConfig } from "../config.ts";
+import { type Database, openDatabase } from "./db.ts";
+import { migrate } from "./migrate.ts";
+
+/** Loads the configuration and opens a migrated database, or exits with one clear line. */
+export async function bootstrap(): Promise<{ config: Config; database: Database }> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    Deno.exit(1);
+  }
+  const database = await openDatabase(config);
+  const applied = await migrate(database.sql);
+  if (applied.length > 0) console.error(`applied migrations: ${applied.join(", ")}`);
+  return { config, database };
+}

@@ -1,0 +1,46 @@
+import postgres from "postgres";
+
+// deno-lint-ignore ban-types -- postgres.js's own default for "no custom types"
+export type Sql = postgres.Sql<{}>;
+// deno-lint-ignore ban-types
+export type Tx = postgres.TransactionSql<{}>;
+
+export type Database = { sql: Sql; close(): Promise<void> };
+
+type DatabaseConfig = { DATABASE_URL?: string; DATA_DIR: string; DB_POOL_MAX: number };
+
+const connectionOptions = {
+  onnotice: () => {},
+  connect_timeout: 5,
+  idle_timeout: 30,
+  transform: { undefined: null },
+} as const;
+
+/** postgres.js on DATABASE_URL, or on an embedded PGlite in DATA_DIR served over a loopback socket. */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.DATABASE_URL) {
+    const sql = postgres(config.DATABASE_URL, { ...connectionOptions, max: config.DB_POOL_MAX });
+    return { sql, close: () => sql.end({ timeout: 5 }) };
+  }
+  return await openEmbedded(config.DATA_DIR);
+}
+
+async function openEmbedded(dataDir: string): Promise<Database> {
+  // Loaded lazily: the WASM build is only needed without DATABASE_URL, and never on Deno Deploy.
+  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
+  await Deno.mkdir(dataDir, { recursive: true });
+  const db = await PGlite.create(dataDir);
+  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
+  await server.start();
+  // PGlite runs one session: a larger pool through the socket hangs, so every query queues on one connection.
+  const sql = postgres(`postgres://postgres@${server.getServerConn()}/postgres`, { ...connectionOptions, max: 1 });
+  return {
+    sql,
+    close: async () => {
+      await sql.end({ timeout: 5 });
+      await server.stop();
+      await db.close();
+    },
+  };
+}

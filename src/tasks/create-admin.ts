@@ -1,0 +1,15 @@
+import { parseArgs } from "node:util";
+import { bootstrap } from "../platform/bootstrap.ts";
+import { hashPassword } from "../auth/passwords.ts";
+import { ensureAdmin } from "../users/users.service.ts";
+
+const { values } = parseArgs({ args: Deno.args, options: { email: { type: "string" }, password: { type: "string" } } });
+if (!values.email || !values.password || values.password.length < 8) {
+  console.error("usage: deno task create-admin --email EMAIL --password PASSWORD (at least 8 characters)");
+  Deno.exit(2);
+}
+const { config, database } = await bootstrap();
+const password = values.password;
+const admin = await ensureAdmin(database.sql, values.email, () => hashPassword(password, config.BCRYPT_COST));
+await database.close();
+console.error(`admin ready: ${admin.email} (id ${admin.id})`);
