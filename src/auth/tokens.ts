@@ -51,11 +51,11 @@ async function decode<T extends AccessClaims | RefreshClaims>(
 ): Promise<T> {
   let claims: Record<string, unknown>;
   try {
-    claims = await verify(token, config.JWT_SECRET, { alg: algorithm, exp: false });
+    claims = await verify(token, config.JWT_SECRET, { alg: algorithm, exp: false, iat: false });
   } catch {
     throw unauthenticated();
   }
-  // Expiry is checked against the injected clock, not the wall clock, so tests can move time.
+  // Time claims are checked against the injected clock, not the wall clock, so tests can move time.
   if (claims.typ !== typ || typeof claims.sub !== "string" || typeof claims.exp !== "number") throw unauthenticated();
   if (claims.exp <= seconds(clock())) throw unauthenticated("The token has expired");
   return claims as T;

@@ -15,6 +15,7 @@ function toAppError(error: unknown): AppError | undefined {
   }
   if (error instanceof HTTPException) {
     if (error.status === 400) return new AppError("VALIDATION_ERROR", error.message || "Malformed request");
+    if (error.status === 415) return new AppError("VALIDATION_ERROR", "The body must be application/json");
     if (error.status === 401) return new AppError("UNAUTHENTICATED");
     if (error.status === 413) return new AppError("PAYLOAD_TOO_LARGE");
   }
