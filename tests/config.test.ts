@@ -1,0 +1,64 @@
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+const quiet = () => {};
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env, quiet);
+  } catch (error) {
+    assert(error instanceof ConfigError);
+    return error.message;
+  }
+  throw new Error("the configuration was accepted");
+}
+
+Deno.test("the defaults match the contract", () => {
+  const config = loadConfig({}, quiet);
+  assertEquals(config.PORT, 8000);
+  assertEquals(config.ACCESS_TTL, 900);
+  assertEquals(config.REFRESH_TTL, 7 * 24 * 3600);
+  assertEquals(config.MAX_CONCURRENT_EXAMINEES, 50_000);
+  assertEquals(config.BOOKING_LEAD_DAYS, 3);
+  assertEquals(config.SLOT_MINUTES, 60);
+  assertEquals(config.DATA_DIR, ".data");
+  assertEquals(config.DOCS_ENABLED, true);
+});
+
+Deno.test("without JWT_SECRET development gets a random secret and a warning", () => {
+  const warnings: string[] = [];
+  const first = loadConfig({}, (w) => warnings.push(w));
+  const second = loadConfig({}, quiet);
+  assert(first.JWT_SECRET.length >= 32);
+  assert(first.JWT_SECRET !== second.JWT_SECRET);
+  assertEquals(warnings.length, 1);
+});
+
+Deno.test("production refuses to start without JWT_SECRET", () => {
+  assertMatch(refusal({ APP_ENV: "production" }), /JWT_SECRET is required/);
+});
+
+Deno.test("production hides the docs unless DOCS_ENABLED=true", () => {
+  const secret = "x".repeat(32);
+  assertEquals(loadConfig({ APP_ENV: "production", JWT_SECRET: secret }).DOCS_ENABLED, false);
+  assertEquals(loadConfig({ APP_ENV: "production", JWT_SECRET: secret, DOCS_ENABLED: "true" }).DOCS_ENABLED, true);
+});
+
+Deno.test("every invalid variable is named in one line", () => {
+  const message = refusal({ PORT: "eighty", SLOT_MINUTES: "7", BCRYPT_COST: "99" });
+  assert(!message.includes("\n"));
+  for (const name of ["PORT", "SLOT_MINUTES", "BCRYPT_COST"]) assertMatch(message, new RegExp(name));
+});
+
+Deno.test("SLOT_MINUTES must divide a day", () => {
+  assertMatch(refusal({ SLOT_MINUTES: "50" }), /SLOT_MINUTES: must divide 1440/);
+  assertEquals(loadConfig({ SLOT_MINUTES: "30" }, quiet).SLOT_MINUTES, 30);
+});
+
+Deno.test("an Upstash URL needs its token", () => {
+  assertMatch(refusal({ UPSTASH_REDIS_REST_URL: "https://example.upstash.io" }), /UPSTASH_REDIS_REST_TOKEN/);
+});
+
+Deno.test("on Deno Deploy a database URL and Upstash are required", () => {
+  assertMatch(refusal({ DENO_DEPLOYMENT_ID: "abc", JWT_SECRET: "x".repeat(32) }), /DATABASE_URL/);
+});
