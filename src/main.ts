@@ -3,6 +3,7 @@ import { bootstrap } from "./platform/bootstrap.ts";
 import { openCache } from "./platform/cache.ts";
 import { systemClock } from "./platform/clock.ts";
 import { jsonLogger } from "./platform/logger.ts";
+import { trackInFlight } from "./platform/in-flight.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";
 
@@ -20,15 +21,20 @@ const app = createApp({
   logger: jsonLogger,
 });
 
+const requests = trackInFlight(app.fetch);
 const server = Deno.serve({
   port: config.PORT,
   hostname: "0.0.0.0",
   onListen: ({ port }) => jsonLogger.info({ message: "listening", port, env: config.APP_ENV }),
-}, app.fetch);
+}, requests.handler);
 
-// Stop accepting, let in-flight requests finish, then close the pool.
+// Under Docker's 30 s stop_grace_period (infra/docker-compose.yaml), so the pool still closes cleanly.
+const drainTimeoutMs = 20_000;
+
+// Let in-flight requests finish, stop accepting, then close the pool.
 async function shutdown(signal: string) {
   jsonLogger.info({ message: "shutting down", signal });
+  await requests.idle(drainTimeoutMs);
   await server.shutdown();
   await database.close();
   Deno.exit(0);

@@ -1,0 +1,166 @@
+// No Docker engine runs the stack here: these checks read the files docker, compose and nginx would read.
+import { parse } from "yaml";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { findExecutable, run } from "./support/process.ts";
+import { collectionPath, postmanCollection, serialize } from "../src/tasks/postman.ts";
+
+const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
+const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
+
+// deno-lint-ignore no-explicit-any -- the compose file is checked key by key
+const compose: any = parse(await read("infra/docker-compose.yaml"));
+const dockerfile = await read("infra/Dockerfile");
+const nginxConf = await read("infra/nginx.conf");
+const envSample = await read(".env.sample");
+const services = compose.services;
+
+/** What compose makes of `${NAME:-default}` and `${NAME:?error}` when .env leaves NAME unset. */
+const withDefaults = (value: string) => String(value).replace(/\$\{\w+:-([^}]*)\}/g, "$1");
+
+/** The variables src/config.ts parses: the keys of its zod schema. */
+async function configVariables(): Promise<string[]> {
+  const source = await read("src/config.ts");
+  return [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1]);
+}
+
+Deno.test("compose runs every service the README names, each with a healthcheck", () => {
+  assertEquals(Object.keys(services).sort(), ["api", "nginx", "postgres", "redis", "redis-http"]);
+  for (const [name, service] of Object.entries(services) as [string, { healthcheck?: { test: string[] } }][]) {
+    // The api's healthcheck is the image's HEALTHCHECK.
+    const test = name === "api" ? dockerfile.match(/^HEALTHCHECK .*\n.*$/m)?.[0] : service.healthcheck?.test?.join(" ");
+    assert(test, `${name} has no healthcheck`);
+  }
+  assertMatch(services.postgres.image, /^postgres:15/);
+  assertEquals(services.postgres.volumes, ["pgdata:/var/lib/postgresql/data"]);
+  assertMatch(services["redis-http"].image, /^hiett\/serverless-redis-http:/);
+});
+
+Deno.test("the api starts only once postgres, redis and the Upstash proxy are healthy", () => {
+  const dependsOn = services.api.depends_on;
+  for (const dependency of ["postgres", "redis", "redis-http"]) {
+    assertEquals(dependsOn[dependency], { condition: "service_healthy" });
+  }
+  assertEquals(services.nginx.depends_on, { api: { condition: "service_healthy" } });
+  assertEquals(services.api.build, { context: "..", dockerfile: "infra/Dockerfile" });
+});
+
+Deno.test("nginx publishes port 80 and proxies to the api with its config mounted", () => {
+  assertEquals(services.nginx.ports.map(withDefaults), ["80:80"]);
+  assert(services.nginx.volumes.includes("./nginx.conf:/etc/nginx/nginx.conf:ro"));
+  assertMatch(nginxConf, /server api:8000;/);
+  assertMatch(nginxConf, /proxy_pass http:\/\/api;/);
+});
+
+Deno.test("the api gets the database, the Upstash proxy, a required JWT secret and production mode", () => {
+  const env = services.api.environment;
+  assertEquals(withDefaults(env.APP_ENV), "production");
+  assertMatch(withDefaults(env.DATABASE_URL), /^postgres:\/\/exam:\$\{POSTGRES_PASSWORD\}@postgres:5432\/exam_slots$/);
+  assertEquals(env.UPSTASH_REDIS_REST_URL, "http://redis-http:80");
+  assertEquals(env.UPSTASH_REDIS_REST_TOKEN, "${UPSTASH_REDIS_REST_TOKEN}");
+  assertMatch(services["redis-http"].environment.SRH_TOKEN, /^\$\{UPSTASH_REDIS_REST_TOKEN:\?/);
+  assertMatch(env.JWT_SECRET, /^\$\{JWT_SECRET:\?/);
+  assertMatch(services.postgres.environment.POSTGRES_PASSWORD, /^\$\{POSTGRES_PASSWORD:\?/);
+});
+
+Deno.test("the api's compose variables are all ones src/config.ts reads", async () => {
+  const known = new Set(await configVariables());
+  for (const name of Object.keys(services.api.environment)) assert(known.has(name), `${name} is not in config.ts`);
+});
+
+Deno.test(".env.sample lists every config and compose variable, each under a comment", async () => {
+  const lines = envSample.split("\n");
+  const composeText = await read("infra/docker-compose.yaml");
+  const interpolated = [...composeText.matchAll(/\$\{(\w+)/g)].map((m) => m[1]);
+  for (const name of new Set([...await configVariables(), ...interpolated])) {
+    const at = lines.findIndex((line) => new RegExp(`^(# )?${name}=`).test(line));
+    assert(at > 0, `${name} is missing from .env.sample`);
+    assert(lines[at - 1].startsWith("#"), `${name} has no comment line`);
+  }
+  for (const secret of ["JWT_SECRET", "ADMIN_PASSWORD", "POSTGRES_PASSWORD", "UPSTASH_REDIS_REST_TOKEN"]) {
+    assert(lines.includes(`${secret}=`), `${secret} must be blank in .env.sample`);
+  }
+});
+
+Deno.test("the Dockerfile pins the Deno we run, caches dependencies from the lock first and runs as non-root", () => {
+  assertEquals(dockerfile.match(/^FROM (\S+)/m)?.[1], `denoland/deno:${Deno.version.deno}`);
+  const at = (pattern: RegExp) => dockerfile.search(pattern);
+  const copyLock = at(/^COPY .*deno\.json deno\.lock/m);
+  const install = at(/^RUN deno install --frozen/m);
+  const copySrc = at(/^COPY .*src\//m);
+  assert(copyLock >= 0 && copyLock < install && install < copySrc, "deno.lock → deno install → src/, in that order");
+  const user = dockerfile.match(/^USER (\S+)/m)?.[1];
+  assert(user && user !== "root" && user !== "0", "runs as a non-root user");
+  assert(at(/^USER /m) < install, "dependencies are cached as that user");
+  assertMatch(dockerfile, /^HEALTHCHECK [^\n]*\\\n[^\n]*\/healthz/m);
+  assertMatch(dockerfile, /^CMD \["deno", "task", "start"\]$/m);
+});
+
+Deno.test("the lockfile covers the server's whole module graph (docker build uses --frozen)", async () => {
+  await run(Deno.execPath(), ["cache", "--frozen", mainModule]);
+});
+
+Deno.test("PGlite is reached only through dynamic imports, so Deno Deploy never loads it", async () => {
+  const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", mainModule]));
+  const edges: { specifier: string; isDynamic?: boolean }[] = graph.modules.flatMap(
+    (module: { dependencies?: [] }) => module.dependencies ?? [],
+  );
+  const pglite = edges.filter((edge) => edge.specifier.startsWith("@electric-sql/"));
+  assert(pglite.length > 0, "the embedded database is still wired in");
+  for (const edge of pglite) assert(edge.isDynamic, `${edge.specifier} is imported statically`);
+});
+
+Deno.test("nginx limits bodies, gzips and forwards the request id and client address", () => {
+  assertMatch(nginxConf, /^\s*client_max_body_size \S+;/m);
+  assertMatch(nginxConf, /^\s*gzip on;/m);
+  assertMatch(nginxConf, /^\s*gzip_types [^;]*application\/problem\+json/m);
+  assertMatch(nginxConf, /^\s*proxy_set_header X-Request-Id \$\w+;/m);
+  assertMatch(nginxConf, /^\s*proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/m);
+  assertMatch(nginxConf, /^\s*error_page 413 /m);
+});
+
+const nginx = findExecutable("nginx", ["/usr/sbin"]);
+
+Deno.test({
+  name: "nginx accepts infra/nginx.conf (nginx -t)",
+  ignore: nginx === undefined,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "exam-slots-nginx-" });
+    try {
+      // Only the compose network resolves "api".
+      const conf = nginxConf.replace("server api:8000;", "server 127.0.0.1:8000;");
+      await Deno.writeTextFile(`${dir}/nginx.conf`, `pid ${dir}/nginx.pid;\n${conf}`);
+      await run(nginx!, ["-t", "-q", "-p", dir, "-e", `${dir}/error.log`, "-c", `${dir}/nginx.conf`]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("the committed Postman collection is what `deno task postman` writes", async () => {
+  const committed = await Deno.readTextFile(collectionPath);
+  assert(
+    committed === serialize(await postmanCollection()),
+    "infra/postman_collection.json is stale: deno task postman",
+  );
+});
+
+Deno.test("the Postman login stores both tokens and every secured request sends Bearer {{access}}", () => {
+  // deno-lint-ignore no-explicit-any -- collection JSON
+  const collection: any = JSON.parse(Deno.readTextFileSync(collectionPath));
+  assertEquals(collection.auth, { type: "bearer", bearer: [{ key: "token", value: "{{access}}", type: "string" }] });
+  const variables = collection.variable.map((v: { key: string }) => v.key);
+  for (const name of ["baseUrl", "access", "refresh"]) assert(variables.includes(name), `no {{${name}}} variable`);
+  // deno-lint-ignore no-explicit-any
+  const requests = collection.item.flatMap((folder: any) => folder.item ?? [folder]);
+  const login = requests.find((r: { request: { url: { path: string[] } } }) =>
+    r.request.url.path.join("/") === "api/v1/users/login"
+  );
+  const script = login.event.find((e: { listen: string }) => e.listen === "test").script.exec.join("\n");
+  assertMatch(script, /pm\.collectionVariables\.set\("access", access\)/);
+  assertMatch(script, /pm\.collectionVariables\.set\("refresh", refresh\)/);
+  assertEquals(login.request.auth, { type: "noauth" });
+  const me = requests.find((r: { request: { url: { path: string[] } } }) =>
+    r.request.url.path.join("/") === "api/v1/users/me"
+  );
+  assertEquals(me.request.auth, undefined, "secured requests inherit the collection's Bearer auth");
+});

@@ -1,0 +1,276 @@
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
+import { freePort } from "./support/process.ts";
+import { freshDatabase, startTestServers } from "./support/servers.ts";
+
+const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
+const jwtSecret = "production-test-secret-long-enough-for-hs256";
+const readOnly = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys"];
+const passthrough = ["PATH", "HOME", "DENO_DIR"];
+
+type ServerProcess = {
+  url: string;
+  child: Deno.ChildProcess;
+  /** Every line the process printed so far, stdout and stderr. */
+  lines: string[];
+  /** Waits for the output streams to close, then for the exit status. */
+  exited: Promise<Deno.CommandStatus>;
+};
+
+/** The environment of the server process: nothing inherited but what Deno itself needs. */
+function serverEnv(env: Record<string, string>): Record<string, string> {
+  const inherited = passthrough.flatMap((name) => {
+    const value = Deno.env.get(name);
+    return value === undefined ? [] : [[name, value]];
+  });
+  return { ...Object.fromEntries(inherited), APP_ENV: "production", BCRYPT_COST: "4", ...env };
+}
+
+function command(env: Record<string, string>, permissions: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", ...permissions, mainModule],
+    clearEnv: true,
+    env: serverEnv(env),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
+async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[]) {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + text).split("\n");
+    rest = parts.pop()!;
+    lines.push(...parts);
+  }
+  if (rest) lines.push(rest);
+}
+
+/** Starts `deno run src/main.ts` on a free port and waits until /healthz answers. */
+async function startServer(env: Record<string, string>, permissions = [...readOnly, "--allow-write"]) {
+  const port = freePort();
+  const child = command({ PORT: String(port), ...env }, permissions).spawn();
+  const lines: string[] = [];
+  const drained = Promise.all([collectLines(child.stdout, lines), collectLines(child.stderr, lines)]);
+  const exited = drained.then(() => child.status);
+  const server: ServerProcess = { url: `http://127.0.0.1:${port}`, child, lines, exited };
+  const deadline = Date.now() + 30_000;
+  let running = true;
+  child.status.then(() => running = false);
+  while (running && Date.now() < deadline) {
+    try {
+      await (await fetch(`${server.url}/healthz`)).body?.cancel();
+      return server;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  if (running) child.kill("SIGKILL");
+  await exited;
+  throw new Error(`the server did not start:\n${lines.join("\n")}`);
+}
+
+async function stopServer(server: ServerProcess) {
+  try {
+    server.child.kill("SIGTERM");
+  } catch { /* already gone */ }
+  await server.exited;
+}
+
+/** Runs the server to its end, for configurations that must refuse to start. */
+async function runToExit(env: Record<string, string>) {
+  const { code, stdout, stderr } = await command({ PORT: String(freePort()), ...env }, readOnly).output();
+  const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+  return { code, lines: output.split("\n").filter(Boolean) };
+}
+
+async function call(server: ServerProcess, path: string, init: RequestInit = {}) {
+  const response = await fetch(`${server.url}${path}`, init);
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch { /* not JSON */ }
+  // deno-lint-ignore no-explicit-any -- response bodies are checked field by field
+  return { status: response.status, headers: response.headers, body: body as any };
+}
+
+const json = (body: unknown, headers: Record<string, string> = {}) => ({
+  method: "POST",
+  headers: { "Content-Type": "application/json", ...headers },
+  body: JSON.stringify(body),
+});
+
+/** A request body the client sends in pieces, `pause` ms apart. */
+function slowBody(text: string, pieces: number, pause: number, onFirstPiece: () => void) {
+  const bytes = new TextEncoder().encode(text);
+  const size = Math.ceil(bytes.length / pieces);
+  let sent = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (sent > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      controller.enqueue(bytes.subarray(sent, sent + size));
+      if (sent === 0) onFirstPiece();
+      sent += size;
+      if (sent >= bytes.length) controller.close();
+    },
+  });
+}
+
+Deno.test("the production server behind a real PostgreSQL", async (t) => {
+  const server = await startServer({ JWT_SECRET: jwtSecret, DATABASE_URL: await freshDatabase() });
+  try {
+    await t.step("docs and openapi.json are hidden behind a 404 problem", async () => {
+      for (const path of ["/docs", "/openapi.json"]) {
+        const reply = await call(server, path);
+        assertEquals(reply.status, 404);
+        assertEquals(reply.headers.get("content-type"), "application/problem+json");
+        assertEquals(reply.body.code, "NOT_FOUND");
+      }
+    });
+
+    await t.step("every response carries the secure headers", async () => {
+      for (const path of ["/healthz", "/no-such-route"]) {
+        const { headers } = await call(server, path);
+        assertEquals(headers.get("x-content-type-options"), "nosniff");
+        assertEquals(headers.get("x-frame-options"), "SAMEORIGIN");
+      }
+    });
+
+    await t.step("the client's X-Request-Id is echoed, and one is generated when absent", async () => {
+      const echoed = await call(server, "/healthz", { headers: { "X-Request-Id": "client-chosen-id-42" } });
+      assertEquals(echoed.headers.get("x-request-id"), "client-chosen-id-42");
+      const generated = await call(server, "/healthz");
+      assertMatch(generated.headers.get("x-request-id") ?? "", /^[0-9a-f-]{36}$/);
+    });
+
+    await t.step("a body over 1 MB is refused with a 413 problem document", async () => {
+      const oversized = { username: "x".repeat(1024 * 1024 + 1) };
+      const reply = await call(server, "/api/v1/users/", json(oversized, { "X-Request-Id": "too-large-1" }));
+      assertEquals(reply.status, 413);
+      assertEquals(reply.headers.get("content-type"), "application/problem+json");
+      assertEquals(reply.body.code, "PAYLOAD_TOO_LARGE");
+      assertEquals(reply.body.request_id, "too-large-1");
+      assertEquals(reply.headers.get("x-content-type-options"), "nosniff");
+    });
+
+    await t.step("a streamed body without Content-Length is held to the same limit", async () => {
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(controller) {
+          controller.enqueue(chunk);
+          sent += chunk.length;
+          if (sent > 2 * 1024 * 1024) controller.close();
+        },
+      });
+      const reply = await call(server, "/api/v1/users/", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body,
+      });
+      assertEquals(reply.status, 413);
+      assertEquals(reply.body.code, "PAYLOAD_TOO_LARGE");
+    });
+
+    await t.step("log lines are JSON with the request id and never a password or a token", async () => {
+      const password = "a-very-secret-password";
+      const account = { username: "logged", email: "logged@example.test", password, password2: password };
+      assertEquals((await call(server, "/api/v1/users/", json(account))).status, 201);
+      const login = await call(server, "/api/v1/users/login/", json({ email: account.email, password }));
+      assertEquals(login.status, 200);
+      const me = await call(server, "/api/v1/users/me/", {
+        headers: { Authorization: `Bearer ${login.body.access}`, "X-Request-Id": "log-check-1" },
+      });
+      assertEquals(me.status, 200);
+
+      const records = server.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+      const record = records.find((r) => r.request_id === "log-check-1");
+      assert(record, `no log line for the request:\n${server.lines.join("\n")}`);
+      assertEquals(record.method, "GET");
+      assertMatch(record.path, /^\/api\/v1\/users\/me\/?$/);
+      assertEquals(record.status, 200);
+      assertEquals(record.user_id, me.body.id);
+      assertEquals(typeof record.duration_ms, "number");
+      const everything = server.lines.join("\n");
+      for (const secret of [password, login.body.access, login.body.refresh, jwtSecret]) {
+        assert(!everything.includes(secret), "a secret reached the logs");
+      }
+    });
+
+    await t.step("SIGTERM lets an in-flight request finish, then the process exits 0", async () => {
+      const password = "slow-client-password";
+      const account = { username: "slowpoke", email: "slow@example.test", password, password2: password };
+      let firstPieceSent: () => void;
+      const started = new Promise<void>((resolve) => firstPieceSent = resolve);
+      const response = fetch(`${server.url}/api/v1/users/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: slowBody(JSON.stringify(account), 10, 100, () => firstPieceSent()),
+      });
+      await started;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      server.child.kill("SIGTERM");
+      const reply = await response;
+      assertEquals(reply.status, 201, server.lines.join("\n"));
+      assertEquals((await reply.json()).username, "slowpoke");
+      const status = await server.exited;
+      assertEquals(status.code, 0);
+      assert(server.lines.some((line) => line.includes('"shutting down"')));
+    });
+  } finally {
+    await stopServer(server);
+  }
+});
+
+Deno.test("DOCS_ENABLED=true serves the docs in production", async () => {
+  const server = await startServer({
+    JWT_SECRET: jwtSecret,
+    DATABASE_URL: await freshDatabase(),
+    DOCS_ENABLED: "true",
+  });
+  try {
+    const spec = await call(server, "/openapi.json");
+    assertEquals(spec.status, 200);
+    assertEquals(spec.body.openapi, "3.1.0");
+    const docs = await call(server, "/docs");
+    assertEquals(docs.status, 200);
+    assertMatch(docs.headers.get("content-type") ?? "", /text\/html/);
+  } finally {
+    await stopServer(server);
+  }
+});
+
+Deno.test("production without JWT_SECRET exits non-zero with one clear line", async () => {
+  const { code, lines } = await runToExit({ DATABASE_URL: "postgres://unused.invalid/none" });
+  assert(code !== 0);
+  assertEquals(lines, ["invalid configuration: JWT_SECRET is required when APP_ENV=production"]);
+});
+
+Deno.test("on Deno Deploy the server refuses to start without DATABASE_URL and Upstash", async () => {
+  const deploy = { DENO_DEPLOYMENT_ID: "test-deployment", JWT_SECRET: jwtSecret };
+  for (const env of [deploy, { ...deploy, DATABASE_URL: "postgres://unused.invalid/none" }]) {
+    const { code, lines } = await runToExit(env);
+    assert(code !== 0);
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assertMatch(lines[0], /Deno Deploy .* DATABASE_URL and UPSTASH_REDIS_REST_URL\/TOKEN are required/);
+  }
+});
+
+Deno.test("on Deno Deploy the server runs without write access on PostgreSQL and Upstash", async () => {
+  const { upstashUrl, upstashToken } = await startTestServers();
+  const server = await startServer({
+    DENO_DEPLOYMENT_ID: "test-deployment",
+    JWT_SECRET: jwtSecret,
+    DATABASE_URL: await freshDatabase(),
+    UPSTASH_REDIS_REST_URL: upstashUrl,
+    UPSTASH_REDIS_REST_TOKEN: upstashToken,
+  }, readOnly);
+  try {
+    const health = await call(server, "/healthz");
+    assertEquals(health.status, 200);
+    assertEquals(health.body, { status: "ok", db: "ok", cache: "ok" });
+  } finally {
+    await stopServer(server);
+  }
+});
