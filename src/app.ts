@@ -9,6 +9,8 @@ import { notFound, onError } from "./http/errors.ts";
 import { AppError } from "./http/problem.ts";
 import { authRouter } from "./auth/auth.index.ts";
 import { usersRouter } from "./users/users.index.ts";
+import { reservationsRouter } from "./reservations/reservations.index.ts";
+import { availabilityRouter } from "./availability/availability.index.ts";
 import { healthRouter } from "./health/health.index.ts";
 
 export const apiBase = "/api/v1";
@@ -46,6 +48,8 @@ export function createApp(deps: Deps) {
   app.route("/", healthRouter);
   app.route(apiBase, authRouter);
   app.route(apiBase, usersRouter);
+  app.route(apiBase, reservationsRouter);
+  app.route(apiBase, availabilityRouter);
 
   if (config.DOCS_ENABLED) {
     app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

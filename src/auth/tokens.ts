@@ -20,6 +20,19 @@ const unauthenticated = (detail = "The token is missing, invalid, expired or rev
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 
+const keys = new Map<string, Promise<CryptoKey>>();
+
+/** The secret imported once: hono/jwt would import a string secret again on every sign and verify. */
+function keyOf(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    const hmac = { name: "HMAC", hash: "SHA-256" };
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), hmac, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
 /** A new access + refresh pair; the refresh token joins `family` (a login starts a new one). */
 export async function issueTokens(
   { config, clock }: TokenDeps,
@@ -37,8 +50,8 @@ export async function issueTokens(
     exp: iat + config.REFRESH_TTL,
   };
   return {
-    access: await sign(access, config.JWT_SECRET, algorithm),
-    refresh: await sign(refresh, config.JWT_SECRET, algorithm),
+    access: await sign(access, await keyOf(config.JWT_SECRET), algorithm),
+    refresh: await sign(refresh, await keyOf(config.JWT_SECRET), algorithm),
     token_type: "Bearer",
     expires_in: config.ACCESS_TTL,
   };
@@ -51,7 +64,7 @@ async function decode<T extends AccessClaims | RefreshClaims>(
 ): Promise<T> {
   let claims: Record<string, unknown>;
   try {
-    claims = await verify(token, config.JWT_SECRET, { alg: algorithm, exp: false, iat: false });
+    claims = await verify(token, await keyOf(config.JWT_SECRET), { alg: algorithm, exp: false, iat: false });
   } catch {
     throw unauthenticated();
   }

@@ -94,11 +94,15 @@ export function problemResponse(c: Context, error: AppError): Response {
   return c.body(JSON.stringify(problemOf(error, requestId)), error.status);
 }
 
-export function validationError(error: ZodError): AppError {
-  const errors = error.issues.map((issue) => ({
-    path: issue.path.map(String).join(".") || "body",
-    message: issue.message,
-  }));
+/** A 400 VALIDATION_ERROR listing field problems, whether zod or a rule of the domain found them. */
+export function fieldErrors(errors: FieldError[]): AppError {
   const detail = errors.map((e) => `${e.path}: ${e.message}`).join("; ");
   return new AppError("VALIDATION_ERROR", detail, { errors });
+}
+
+export function validationError(error: ZodError): AppError {
+  return fieldErrors(error.issues.map((issue) => ({
+    path: issue.path.map(String).join(".") || "body",
+    message: issue.message,
+  })));
 }

@@ -1,4 +1,159 @@
-import type { Tx } from "../platform/db.ts";
+import type postgres from "postgres";
+import type { Config } from "../config.ts";
+import type { Sql, Tx } from "../platform/db.ts";
+import { AppError } from "../http/problem.ts";
 
-/** Gives back the confirmed capacity held by a user's reservations (placeholder until reservations land). */
-export async function releaseUserCapacity(_tx: Tx, _userId: number): Promise<void> {}
+/** `[start_at, end_at)`, covering every slot that starts inside it. */
+export type Window = { start_at: Date; end_at: Date };
+/** A number of examinees over a window: what a reservation claims once confirmed. */
+export type Hold = Window & { headcount: number };
+
+type CapacityConfig = Pick<Config, "MAX_CONCURRENT_EXAMINEES" | "SLOT_MINUTES">;
+
+export type SlotUsage = Window & { capacity: number; confirmed: number; remaining: number };
+
+/** A slot whose counter is not the sum of the confirmed reservations covering it, or is over capacity. */
+export type Drift = { slot_start: Date; counted: number; expected: number };
+
+type SlotChange = { slot_start: Date; confirmed: number; delta: number };
+
+const minuteMs = 60_000;
+
+const slotStep = (sql: Sql | Tx, slotMinutes: number) => sql`make_interval(mins => ${slotMinutes}::int)`;
+
+/** Slots are aligned to UTC midnight; as SLOT_MINUTES divides 1440, that is alignment to the epoch. */
+export function isSlotBoundary(instant: Date, slotMinutes: number): boolean {
+  return instant.getTime() % (slotMinutes * minuteMs) === 0;
+}
+
+/** Every slot of the window with its confirmed headcount; a slot without a counter row is empty. */
+export async function slotUsage(sql: Sql, config: CapacityConfig, window: Window): Promise<SlotUsage[]> {
+  const step = slotStep(sql, config.SLOT_MINUTES);
+  const rows = await sql<{ start_at: Date; end_at: Date; confirmed: number }[]>`
+    SELECT s AS start_at, s + ${step} AS end_at, coalesce(u.confirmed, 0) AS confirmed
+    FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
+    LEFT JOIN slot_usage u ON u.slot_start = s
+    ORDER BY s`;
+  const capacity = config.MAX_CONCURRENT_EXAMINEES;
+  return rows.map((row) => ({ ...row, capacity, remaining: capacity - row.confirmed }));
+}
+
+/** Refuses, without locking, a hold larger than the remaining confirmed capacity of any slot it covers. */
+export async function assertFits(sql: Sql | Tx, config: CapacityConfig, hold: Hold): Promise<void> {
+  const [tightest] = await sql<{ slot_start: Date; confirmed: number }[]>`
+    SELECT slot_start, confirmed FROM slot_usage
+    WHERE slot_start >= ${hold.start_at} AND slot_start < ${hold.end_at}
+    ORDER BY confirmed DESC, slot_start
+    LIMIT 1`;
+  const confirmed = tightest?.confirmed ?? 0;
+  if (hold.headcount > config.MAX_CONCURRENT_EXAMINEES - confirmed) {
+    throw capacityExceeded(config, tightest?.slot_start ?? hold.start_at, confirmed, hold.headcount);
+  }
+}
+
+/**
+ * Moves confirmed capacity in the caller's transaction: gives back `release`, takes `claim` (either may be
+ * absent). The slot rows are locked in slot order; when the claim does not fit it throws CAPACITY_EXCEEDED and
+ * the transaction, rolled back, changes nothing.
+ */
+export async function shiftCapacity(
+  tx: Tx,
+  config: CapacityConfig,
+  { claim, release }: { claim?: Hold; release?: Hold },
+): Promise<void> {
+  if (claim) await ensureSlotRows(tx, config.SLOT_MINUTES, claim);
+  const changed = await applyChanges(
+    tx,
+    tx`
+      SELECT slot_start, ${claim?.headcount ?? 0}::int AS delta FROM slot_usage
+      WHERE slot_start >= ${claim?.start_at ?? null}::timestamptz AND slot_start < ${claim?.end_at ?? null}::timestamptz
+      UNION ALL
+      SELECT slot_start, -${release?.headcount ?? 0}::int FROM slot_usage
+      WHERE slot_start >= ${release?.start_at ?? null}::timestamptz
+        AND slot_start < ${release?.end_at ?? null}::timestamptz`,
+  );
+  const [tightest] = changed
+    .filter((slot) => slot.delta > 0 && slot.confirmed > config.MAX_CONCURRENT_EXAMINEES)
+    .sort((a, b) => b.confirmed - a.confirmed);
+  if (claim && tightest) {
+    throw capacityExceeded(config, tightest.slot_start, tightest.confirmed - claim.headcount, claim.headcount);
+  }
+}
+
+/** Gives back the confirmed capacity held by a user's reservations, in the transaction that deletes them. */
+export async function releaseUserCapacity(tx: Tx, userId: number): Promise<void> {
+  // Locked in a statement of their own: the release below then reads their latest state (a confirmation
+  // that was in flight has committed) and sees every slot row that confirmation created.
+  await tx`SELECT id FROM reservations WHERE user_id = ${userId} ORDER BY id FOR UPDATE`;
+  await applyChanges(
+    tx,
+    tx`
+      SELECT u.slot_start, -r.headcount AS delta
+      FROM reservations r JOIN slot_usage u ON u.slot_start >= r.start_at AND u.slot_start < r.end_at
+      WHERE r.user_id = ${userId} AND r.status = 'confirmed'`,
+  );
+}
+
+/** Slots whose counter disagrees with the confirmed reservations, or exceeds capacity: empty when sound. */
+export async function capacityDrift(sql: Sql, config: CapacityConfig): Promise<Drift[]> {
+  const step = slotStep(sql, config.SLOT_MINUTES);
+  const drift = await sql<Drift[]>`
+    WITH expected AS (
+      SELECT s AS slot_start, sum(r.headcount)::int AS confirmed
+      FROM reservations r, generate_series(r.start_at, r.end_at - ${step}, ${step}) s
+      WHERE r.status = 'confirmed'
+      GROUP BY s
+    )
+    SELECT slot_start, coalesce(u.confirmed, 0) AS counted, coalesce(e.confirmed, 0) AS expected
+    FROM slot_usage u FULL JOIN expected e USING (slot_start)
+    WHERE coalesce(u.confirmed, 0) <> coalesce(e.confirmed, 0)
+       OR coalesce(u.confirmed, 0) > ${config.MAX_CONCURRENT_EXAMINEES}
+    ORDER BY slot_start`;
+  return [...drift];
+}
+
+/**
+ * Creates the missing counter rows of a window, in slot order. Concurrent inserts of one key wait for each
+ * other, so a common order keeps them deadlock-free; the rows then exist for the locking statement.
+ */
+async function ensureSlotRows(tx: Tx, slotMinutes: number, window: Window) {
+  const step = slotStep(tx, slotMinutes);
+  await tx`
+    INSERT INTO slot_usage (slot_start)
+    SELECT s FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
+    ORDER BY s
+    ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * Adds each slot's summed delta. The counter rows are locked by `ORDER BY slot_start FOR UPDATE` (rows are
+ * locked as the sort hands them out), and the UPDATE touches only rows that CTE has already locked, so every
+ * transaction takes its slot locks in the same order and none can deadlock another.
+ */
+async function applyChanges(tx: Tx, changes: postgres.Fragment): Promise<SlotChange[]> {
+  return await tx<SlotChange[]>`
+    WITH deltas AS (
+      SELECT slot_start, sum(delta)::int AS delta FROM (${changes}) c
+      GROUP BY slot_start
+      HAVING sum(delta) <> 0
+    ), locked AS MATERIALIZED (
+      SELECT slot_start FROM slot_usage
+      WHERE slot_start IN (SELECT slot_start FROM deltas)
+      ORDER BY slot_start
+      FOR UPDATE
+    )
+    UPDATE slot_usage u SET confirmed = u.confirmed + d.delta
+    FROM locked JOIN deltas d USING (slot_start)
+    WHERE u.slot_start = locked.slot_start
+    RETURNING u.slot_start, u.confirmed, d.delta`;
+}
+
+function capacityExceeded(config: CapacityConfig, slotStart: Date, confirmed: number, headcount: number) {
+  const slotEnd = new Date(slotStart.getTime() + config.SLOT_MINUTES * minuteMs);
+  const remaining = config.MAX_CONCURRENT_EXAMINEES - confirmed;
+  return new AppError(
+    "CAPACITY_EXCEEDED",
+    `${headcount} examinees do not fit: the slot ${slotStart.toISOString()}–${slotEnd.toISOString()} has ` +
+      `${remaining} of ${config.MAX_CONCURRENT_EXAMINEES} places left`,
+  );
+}

@@ -1,0 +1,24 @@
+import { z } from "@hono/zod-openapi";
+import { Instant } from "../reservations/reservations.schemas.ts";
+
+export const AvailabilityQuery = z.object({
+  date: z.iso.date().optional().openapi({ description: "A UTC day", example: "2027-04-15" }),
+  from: Instant.optional().openapi({ description: "First slot (slot-aligned); with `to`, instead of `date`" }),
+  to: Instant.optional().openapi({ description: "End of the last slot (exclusive, at most 31 days after `from`)" }),
+});
+
+const timestamp = z.iso.datetime().openapi({ example: "2027-04-15T14:00:00.000Z" });
+
+export const AvailabilitySchema = z.object({
+  slots: z.array(
+    z.object({
+      start_at: timestamp,
+      end_at: timestamp,
+      capacity: z.number().int().openapi({ example: 50_000 }),
+      confirmed: z.number().int().openapi({ example: 30_000 }),
+      remaining: z.number().int().openapi({ example: 20_000 }),
+    }).openapi("SlotAvailability"),
+  ),
+}).openapi("Availability");
+
+export type AvailabilityQuery = z.infer<typeof AvailabilityQuery>;

@@ -1,0 +1,11 @@
+import { createRouter } from "../http/router.ts";
+import * as handlers from "./reservations.handlers.ts";
+import * as routes from "./reservations.routes.ts";
+
+export const reservationsRouter = createRouter()
+  .openapi(routes.create, handlers.create)
+  .openapi(routes.list, handlers.list)
+  .openapi(routes.get, handlers.get)
+  .openapi(routes.update, handlers.update)
+  .openapi(routes.remove, handlers.remove)
+  .openapi(routes.confirm, handlers.confirm);
