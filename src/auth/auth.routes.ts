@@ -1,6 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { bearerAuth, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { requireUser } from "./guard.ts";
+import { bearerAuth, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 
 const TokenPairSchema = z.object({
   access: z.string(),

@@ -13,6 +13,11 @@ export const ProblemSchema = z.object({
 
 export const bearerAuth = [{ bearerAuth: [] }];
 
+/** A database id in the path: a positive PostgreSQL integer, so nothing larger reaches a query. */
+export const IdParam = z.object({
+  id: z.coerce.number().int().min(1).max(2_147_483_647).openapi({ param: { name: "id", in: "path" }, example: 1 }),
+});
+
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
 }

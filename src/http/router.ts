@@ -1,13 +1,13 @@
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import type { Deps } from "../deps.ts";
-import type { AuthUser } from "../auth/guard.ts";
+import type { User } from "../users/users.schemas.ts";
 import { validationError } from "./problem.ts";
 
 export type AppEnv = {
   Variables: {
     deps: Deps;
     requestId: string;
-    user: AuthUser;
+    user: User;
   };
 };
 

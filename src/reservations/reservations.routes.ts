@@ -1,10 +1,9 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerAuth, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
+import { bearerAuth, IdParam, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { requireAdmin, requireUser } from "../auth/guard.ts";
 import {
   BookingChangesSchema,
   BookingSchema,
-  ReservationIdParam,
   ReservationListQuery,
   ReservationPageSchema,
   ReservationSchema,
@@ -41,7 +40,7 @@ export const get = createRoute({
   summary: "One reservation (yours, or any for an admin)",
   middleware: [requireUser] as const,
   security: bearerAuth,
-  request: { params: ReservationIdParam },
+  request: { params: IdParam },
   responses: { 200: jsonResponse(ReservationSchema, "The reservation"), ...problems(400, 401, 404, 503) },
 });
 
@@ -52,7 +51,7 @@ export const update = createRoute({
   summary: "Change the window or headcount (owner while pending, admin always)",
   middleware: [requireUser] as const,
   security: bearerAuth,
-  request: { params: ReservationIdParam, body: jsonBody(BookingChangesSchema) },
+  request: { params: IdParam, body: jsonBody(BookingChangesSchema) },
   responses: { 200: jsonResponse(ReservationSchema, "The changed reservation"), ...problems(400, 401, 404, 409, 503) },
 });
 
@@ -63,7 +62,7 @@ export const remove = createRoute({
   summary: "Delete a reservation (owner while pending, admin always)",
   middleware: [requireUser] as const,
   security: bearerAuth,
-  request: { params: ReservationIdParam },
+  request: { params: IdParam },
   responses: { 204: { description: "Deleted" }, ...problems(400, 401, 404, 409, 503) },
 });
 
@@ -74,7 +73,7 @@ export const confirm = createRoute({
   summary: "Confirm a pending reservation against the remaining capacity (admin)",
   middleware: [requireUser, requireAdmin] as const,
   security: bearerAuth,
-  request: { params: ReservationIdParam },
+  request: { params: IdParam },
   responses: {
     200: jsonResponse(ReservationSchema, "The confirmed reservation"),
     ...problems(400, 401, 403, 404, 409, 503),

@@ -42,10 +42,6 @@ export const ReservationListQuery = PageQuery.extend({
   to: Instant.optional().openapi({ description: "Reservations starting before this instant" }),
 }).refine((q) => !q.from || !q.to || q.from < q.to, { path: ["to"], message: "must be after from" });
 
-export const ReservationIdParam = z.object({
-  id: z.coerce.number().int().min(1).max(2_147_483_647).openapi({ param: { name: "id", in: "path" }, example: 1 }),
-});
-
 export type Reservation = z.infer<typeof ReservationSchema>;
 export type ReservationStatus = z.infer<typeof Status>;
 export type Booking = z.infer<typeof BookingSchema>;

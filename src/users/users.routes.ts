@@ -1,8 +1,8 @@
 import { createRoute } from "@hono/zod-openapi";
-import { bearerAuth, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
+import { bearerAuth, IdParam, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { PageQuery } from "../http/pagination.ts";
 import { requireAdmin, requireUser } from "../auth/guard.ts";
-import { RegisterSchema, UserIdParam, UserPageSchema, UserSchema } from "./users.schemas.ts";
+import { RegisterSchema, UserPageSchema, UserSchema } from "./users.schemas.ts";
 
 const tags = ["users"];
 
@@ -43,7 +43,7 @@ export const get = createRoute({
   summary: "One user (yourself, or anyone for an admin)",
   middleware: [requireUser] as const,
   security: bearerAuth,
-  request: { params: UserIdParam },
+  request: { params: IdParam },
   responses: { 200: jsonResponse(UserSchema, "The user"), ...problems(400, 401, 403, 404, 503) },
 });
 
@@ -54,6 +54,6 @@ export const remove = createRoute({
   summary: "Delete a user with their reservations (yourself, or anyone for an admin)",
   middleware: [requireUser] as const,
   security: bearerAuth,
-  request: { params: UserIdParam },
+  request: { params: IdParam },
   responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 503) },
 });

@@ -26,8 +26,4 @@ export const RegisterSchema = z.object({
 }).refine((body) => body.password === body.password2, { path: ["password2"], message: "passwords do not match" })
   .openapi("Register");
 
-export const UserIdParam = z.object({
-  id: z.coerce.number().int().min(1).max(2_147_483_647).openapi({ param: { name: "id", in: "path" }, example: 1 }),
-});
-
 export type User = z.infer<typeof UserSchema>;
