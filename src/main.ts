@@ -1,7 +1,5 @@
 import { createApp } from "./app.ts";
-import { bootstrap } from "./platform/bootstrap.ts";
-import { openCache } from "./platform/cache.ts";
-import { systemClock } from "./platform/clock.ts";
+import { bootstrap, serverDeps } from "./platform/bootstrap.ts";
 import { jsonLogger } from "./platform/logger.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
 import { hashPassword } from "./auth/passwords.ts";
@@ -13,13 +11,7 @@ if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   await ensureAdmin(database.sql, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
 }
 
-const app = createApp({
-  config,
-  sql: database.sql,
-  cache: openCache(config),
-  clock: systemClock,
-  logger: jsonLogger,
-});
+const app = createApp(serverDeps(config, database));
 
 const requests = trackInFlight(app.fetch);
 const server = Deno.serve({

@@ -1,6 +1,10 @@
 import { type Config, ConfigError, loadConfig } from "../config.ts";
 import { type Database, openDatabase } from "./db.ts";
 import { migrate } from "./migrate.ts";
+import { openCache } from "./cache.ts";
+import { systemClock } from "./clock.ts";
+import { jsonLogger } from "./logger.ts";
+import type { Deps } from "../deps.ts";
 
 /** Loads the configuration and opens a migrated database, or exits with one clear line. */
 export async function bootstrap(): Promise<{ config: Config; database: Database }> {
@@ -16,4 +20,9 @@ export async function bootstrap(): Promise<{ config: Config; database: Database 
   const applied = await migrate(database.sql);
   if (applied.length > 0) console.error(`applied migrations: ${applied.join(", ")}`);
   return { config, database };
+}
+
+/** The dependencies a real server runs with: the configured cache, the system clock, JSON logs. */
+export function serverDeps(config: Config, database: Database): Deps {
+  return { config, sql: database.sql, cache: openCache(config), clock: systemClock, logger: jsonLogger };
 }

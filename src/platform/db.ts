@@ -16,8 +16,29 @@ const connectionOptions = {
   transform: { undefined: null },
 } as const;
 
+/**
+ * postgres.js 3.4.9 may flush a buffered write, from a setImmediate callback, to a connection the server has
+ * just closed (porsager/postgres#1154): the TypeError escapes every await and would end the process, as a
+ * PostgreSQL restart under load shows. The query that write belonged to has already been rejected with
+ * CONNECTION_CLOSED, so dropping the error loses nothing.
+ */
+function isStrayWriteToClosedSocket(error: unknown): boolean {
+  return error instanceof TypeError && /reading 'write'/.test(error.message) &&
+    /nextWrite[\s\S]*postgres/.test(error.stack ?? "");
+}
+
+let strayWritesDropped = false;
+function dropStrayWrites() {
+  if (strayWritesDropped) return;
+  strayWritesDropped = true;
+  globalThis.addEventListener("error", (event) => {
+    if (isStrayWriteToClosedSocket(event.error)) event.preventDefault();
+  });
+}
+
 /** postgres.js on DATABASE_URL, or on an embedded PGlite in DATA_DIR served over a loopback socket. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  dropStrayWrites();
   if (config.DATABASE_URL) {
     const sql = postgres(config.DATABASE_URL, { ...connectionOptions, max: config.DB_POOL_MAX });
     return { sql, close: () => sql.end({ timeout: 5 }) };

@@ -29,10 +29,12 @@ export function isSlotBoundary(instant: Date, slotMinutes: number): boolean {
 /** Every slot of the window with its confirmed headcount; a slot without a counter row is empty. */
 export async function slotUsage(sql: Sql, config: CapacityConfig, window: Window): Promise<SlotUsage[]> {
   const step = slotStep(sql, config.SLOT_MINUTES);
+  // The planner guesses 1,000 rows for generate_series and would hash every counter row ever created; the
+  // range on slot_start lets it read just the window off the primary key, whatever the table's size.
   const rows = await sql<{ start_at: Date; end_at: Date; confirmed: number }[]>`
     SELECT s AS start_at, s + ${step} AS end_at, coalesce(u.confirmed, 0) AS confirmed
     FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
-    LEFT JOIN slot_usage u ON u.slot_start = s
+    LEFT JOIN slot_usage u ON u.slot_start = s AND u.slot_start >= ${window.start_at} AND u.slot_start < ${window.end_at}
     ORDER BY s`;
   const capacity = config.MAX_CONCURRENT_EXAMINEES;
   return rows.map((row) => ({ ...row, capacity, remaining: capacity - row.confirmed }));

@@ -1,0 +1,135 @@
+import type { Sql } from "../../src/platform/db.ts";
+import { AppError } from "../../src/http/problem.ts";
+import { capacityDrift } from "../../src/reservations/capacity.ts";
+import { confirmReservation } from "../../src/reservations/reservations.service.ts";
+import { systemClock } from "../../src/platform/clock.ts";
+import { assertOutcomes, round, type Run, run, type Sample, summarize } from "../driver.ts";
+import { defaults, startService } from "../service.ts";
+import { futureDay, hours } from "./dates.ts";
+import type { Scenario } from "./types.ts";
+
+const capacity = defaults.MAX_CONCURRENT_EXAMINEES;
+const warmups = 100;
+const rounds = 4;
+
+/** `count` pending reservations over 14:00–16:00 of `day`, inserted in one statement; their ids in order. */
+async function pending(sql: Sql, userId: number, day: Date, count: number, headcount: number): Promise<number[]> {
+  const rows = await sql<{ id: number }[]>`
+    INSERT INTO reservations (user_id, start_at, end_at, headcount)
+    SELECT ${userId}, ${hours(day, 14)}, ${hours(day, 16)}, ${headcount} FROM generate_series(1, ${count})
+    RETURNING id`;
+  return rows.map((row) => row.id).sort((a, b) => a - b);
+}
+
+/** Confirmed headcount per slot of `day`, summed from the reservations themselves rather than the counters. */
+async function confirmedOn(sql: Sql, day: Date) {
+  return await sql<{ slot: Date; confirmed: number; reservations: number }[]>`
+    SELECT slot, sum(headcount)::int AS confirmed, count(*)::int AS reservations
+    FROM reservations, generate_series(start_at, end_at - interval '1 hour', interval '1 hour') slot
+    WHERE status = 'confirmed' AND start_at >= ${day} AND start_at < ${hours(day, 24)}
+    GROUP BY slot ORDER BY slot`;
+}
+
+/**
+ * N pending reservations on one hot window, confirmed by C parallel admin clients over HTTP, against the same
+ * locked transaction (the service's confirmReservation) called straight on postgres.js at the same concurrency.
+ * More is requested than fits, so the end state is exact: floor(capacity / headcount) confirmed, the rest 409.
+ * Then the invariant checker runs over the whole database (scenario 5).
+ */
+export const confirm: Scenario = {
+  name: "confirm",
+  async run(options) {
+    const service = await startService(options);
+    try {
+      const admin = await service.user("confirm-admin", true);
+      const customer = await service.user("confirm-customer");
+      const headcount = Math.ceil((capacity * 1.25) / options.confirms);
+      const [httpDay, rawDay, httpWarmDay, rawWarmDay] = [0, 1, 2, 3].map(futureDay);
+      const seed = (day: Date, count: number) => pending(service.sql, customer.id, day, count, headcount);
+      const [httpIds, rawIds, httpWarm, rawWarm] = [
+        await seed(httpDay, options.confirms),
+        await seed(rawDay, options.confirms),
+        await seed(httpWarmDay, warmups),
+        await seed(rawWarmDay, warmups),
+      ];
+      await service.sql`ANALYZE`;
+
+      const overHttp = (ids: number[]) =>
+        run({
+          concurrency: options.concurrency,
+          total: ids.length,
+          operation: async (i) =>
+            String(
+              (await service.call("POST", `/api/v1/reservations/${ids[i]}/confirm/`, { token: admin.access })).status,
+            ),
+        });
+      const deps = { sql: service.sql, config: defaults, clock: systemClock };
+      const direct = (ids: number[]) =>
+        run({
+          concurrency: options.concurrency,
+          total: ids.length,
+          operation: async (i) => {
+            try {
+              await confirmReservation(deps, admin, ids[i]);
+              return "200";
+            } catch (error) {
+              if (error instanceof AppError) return String(error.status);
+              throw error;
+            }
+          },
+        });
+
+      await overHttp(httpWarm);
+      await direct(rawWarm);
+      // Interleaved rounds, so a noisy moment of the machine (or autovacuum) weighs on both sides alike.
+      const httpRuns: Run[] = [];
+      const rawRuns: Run[] = [];
+      for (let round = 0; round < rounds; round++) {
+        const slice = (ids: number[]) => ids.slice((round * ids.length) / rounds, ((round + 1) * ids.length) / rounds);
+        httpRuns.push(await overHttp(slice(httpIds)));
+        rawRuns.push(await direct(slice(rawIds)));
+      }
+      const http = summarize(...httpRuns);
+      const raw = summarize(...rawRuns);
+      for (const [label, sample] of [["confirm over HTTP", http], ["confirm on raw SQL", raw]] as const) {
+        assertOutcomes(label, sample, ["200", "409"]);
+      }
+
+      const fits = Math.floor(capacity / headcount);
+      const exact = async (day: Date, sample: Sample) => {
+        const slots = await confirmedOn(service.sql, day);
+        const ok = sample.outcomes["200"] === fits && slots.length === 2 &&
+          slots.every((s) => s.confirmed === fits * headcount && s.reservations === fits);
+        return { ok, detail: { expectedConfirmed: fits, answered200: sample.outcomes["200"] ?? 0, slots } };
+      };
+      const drift = await capacityDrift(service.sql, defaults);
+      const [overbooked] = await service.sql<{ slots: number }[]>`
+        SELECT count(*)::int AS slots FROM (
+          SELECT slot FROM reservations, generate_series(start_at, end_at - interval '1 hour', interval '1 hour') slot
+          WHERE status = 'confirmed' GROUP BY slot HAVING sum(headcount) > ${capacity}
+        ) over`;
+
+      return {
+        name: "confirm",
+        samples: {
+          [`POST /reservations/{id}/confirm/ (${options.confirms}, C=${options.concurrency})`]: http,
+          [`confirmReservation on postgres.js (${options.confirms}, C=${options.concurrency})`]: raw,
+        },
+        ratio: {
+          name: "confirm HTTP / raw SQL",
+          value: round(http.perSecond / raw.perSecond, 3),
+          target: { atLeast: 0.7 },
+        },
+        checks: {
+          "capacity drift (capacityDrift)": { ok: drift.length === 0, detail: { driftingSlots: drift.length } },
+          "overbooked slots": { ok: overbooked.slots === 0, detail: { overbookedSlots: overbooked.slots } },
+          "HTTP hot slot filled exactly": await exact(httpDay, http),
+          "raw hot slot filled exactly": await exact(rawDay, raw),
+        },
+        notes: { headcount, capacity },
+      };
+    } finally {
+      await service.stop();
+    }
+  },
+};
