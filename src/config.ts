@@ -19,6 +19,8 @@ const schema = z.object({
   DOCS_ENABLED: flag.optional(),
   CORS_ORIGINS: z.string().default(""),
   MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
+  REGISTER_LIMIT: positiveInt.default(20),
+  TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),

@@ -2,19 +2,19 @@ import type { AppRouteHandler } from "../http/router.ts";
 import { AppError } from "../http/problem.ts";
 import { findCredentials, findUserById } from "../users/users.service.ts";
 import { verifyPassword } from "./passwords.ts";
-import { assertLoginAllowed, recordLoginFailure } from "./login-limiter.ts";
+import { returnLoginAttempt, takeLoginAttempt } from "./rate-limits.ts";
 import { issueTokens, readRefreshToken, revokeRefreshToken, spendRefreshToken } from "./tokens.ts";
 import type * as routes from "./auth.routes.ts";
 
 export const login: AppRouteHandler<typeof routes.login> = async (c) => {
   const { email, password } = c.req.valid("json");
   const deps = c.var.deps;
-  await assertLoginAllowed(deps.cache, email);
+  await takeLoginAttempt(deps.cache, email);
   const credentials = await findCredentials(deps.sql, email);
   if (!(await verifyPassword(password, credentials?.password_hash, deps.config.BCRYPT_COST))) {
-    await recordLoginFailure(deps.cache, email);
     throw new AppError("INVALID_CREDENTIALS", "Wrong email or password");
   }
+  await returnLoginAttempt(deps.cache, email);
   return c.json(await issueTokens(deps, credentials.id), 200);
 };
 

@@ -7,7 +7,8 @@ export interface Cache {
   exists(key: string): Promise<boolean>;
   /** Adds one to a counter whose window starts at its first increment. */
   increment(key: string, windowSeconds: number): Promise<{ count: number; resetSeconds: number }>;
-  count(key: string): Promise<{ count: number; resetSeconds: number }>;
+  /** Takes one off an existing counter, keeping its window. */
+  decrement(key: string): Promise<void>;
   delete(key: string): Promise<void>;
   ping(): Promise<void>;
 }
@@ -52,13 +53,14 @@ export class MemoryCache implements Cache {
     return Promise.resolve(this.#counter(entry));
   }
 
-  count(key: string) {
-    return Promise.resolve(this.#counter(this.#live(key)));
+  #counter(entry: Entry) {
+    return { count: entry.value, resetSeconds: Math.ceil((entry.expiresAt - this.now()) / 1000) };
   }
 
-  #counter(entry: Entry | undefined) {
-    if (!entry) return { count: 0, resetSeconds: 0 };
-    return { count: entry.value, resetSeconds: Math.ceil((entry.expiresAt - this.now()) / 1000) };
+  decrement(key: string) {
+    const entry = this.#live(key);
+    if (entry) entry.value -= 1;
+    return Promise.resolve();
   }
 
   delete(key: string) {
@@ -71,11 +73,19 @@ export class MemoryCache implements Cache {
   }
 }
 
+// fetch has no timeout of its own: without one, an endpoint that accepts and never answers hangs every login.
+const requestTimeoutMs = 1000;
+
 /** Redis over Upstash's REST protocol: shared by every instance, works on the edge. */
 export class UpstashCache implements Cache {
   readonly #redis: Redis;
   constructor(url: string, token: string) {
-    this.#redis = new Redis({ url, token, retry: { retries: 1, backoff: () => 50 } });
+    this.#redis = new Redis({
+      url,
+      token,
+      retry: { retries: 1, backoff: () => 50 },
+      signal: () => AbortSignal.timeout(requestTimeoutMs),
+    });
   }
 
   async setIfAbsent(key: string, ttlSeconds: number) {
@@ -95,9 +105,8 @@ export class UpstashCache implements Cache {
     return { count, resetSeconds: Math.max(ttl, 0) };
   }
 
-  async count(key: string) {
-    const [value, ttl] = await this.#redis.multi().get<number>(key).ttl(key).exec<[number | null, number]>();
-    return { count: Number(value ?? 0), resetSeconds: Math.max(ttl, 0) };
+  async decrement(key: string) {
+    await this.#redis.decr(key);
   }
 
   async delete(key: string) {

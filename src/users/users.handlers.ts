@@ -3,6 +3,8 @@ import type { AuthUser } from "../auth/guard.ts";
 import { AppError } from "../http/problem.ts";
 import { paginated } from "../http/pagination.ts";
 import { hashPassword } from "../auth/passwords.ts";
+import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
+import { clientAddress } from "../http/client-address.ts";
 import { createUser, deleteUser, findUserById, listUsers } from "./users.service.ts";
 import type * as routes from "./users.routes.ts";
 
@@ -13,7 +15,8 @@ function assertSelfOrAdmin(caller: AuthUser, id: number) {
 
 export const register: AppRouteHandler<typeof routes.register> = async (c) => {
   const { username, email, password } = c.req.valid("json");
-  const { sql, config } = c.var.deps;
+  const { sql, config, cache } = c.var.deps;
+  await takeRegistrationAttempt(cache, clientAddress(c, config.TRUST_PROXY), config.REGISTER_LIMIT);
   const user = await createUser(sql, {
     username,
     email,

@@ -12,7 +12,7 @@ export const register = createRoute({
   tags,
   summary: "Register a customer",
   request: { body: jsonBody(RegisterSchema) },
-  responses: { 201: jsonResponse(UserSchema, "The new user"), ...problems(400, 409, 503) },
+  responses: { 201: jsonResponse(UserSchema, "The new user"), ...problems(400, 409, 429, 503) },
 });
 
 export const me = createRoute({
