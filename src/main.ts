@@ -1,6 +1,5 @@
 import { createApp } from "./app.ts";
 import { bootstrap, serverDeps } from "./platform/bootstrap.ts";
-import { jsonLogger } from "./platform/logger.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";
@@ -11,13 +10,15 @@ if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   await ensureAdmin(database.sql, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
 }
 
-const app = createApp(serverDeps(config, database));
+const deps = serverDeps(config, database);
+const { logger } = deps;
+const app = createApp(deps);
 
 const requests = trackInFlight(app.fetch);
 const server = Deno.serve({
   port: config.PORT,
   hostname: "0.0.0.0",
-  onListen: ({ port }) => jsonLogger.info({ message: "listening", port, env: config.APP_ENV }),
+  onListen: ({ port }) => logger.info({ message: "listening", port, env: config.APP_ENV }),
 }, requests.handler);
 
 // Under Docker's 30 s stop_grace_period (infra/docker-compose.yaml), so the pool still closes cleanly.
@@ -25,10 +26,11 @@ const drainTimeoutMs = 20_000;
 
 // Let in-flight requests finish, stop accepting, then close the pool.
 async function shutdown(signal: string) {
-  jsonLogger.info({ message: "shutting down", signal });
+  logger.info({ message: "shutting down", signal });
   await requests.idle(drainTimeoutMs);
   await server.shutdown();
   await database.close();
+  logger.flush();
   Deno.exit(0);
 }
 for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => shutdown(signal));

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
+import { delay } from "./support/process.ts";
 import { startTestServers } from "./support/servers.ts";
 import { startUpstashProxy } from "./support/upstash-proxy.ts";
 import { createApp } from "../src/app.ts";
@@ -10,8 +11,6 @@ import { openDatabase } from "../src/platform/db.ts";
 import { silentLogger } from "../src/platform/logger.ts";
 import { issueTokens } from "../src/auth/tokens.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
-
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A request with how long it took. */
 async function timed(request: () => Promise<Reply>): Promise<Reply & { ms: number }> {
@@ -94,21 +93,21 @@ Deno.test("a PostgreSQL restart under load: fast 503s during the outage, recover
           replies.push({ ...confirmation, phase });
           if (confirmation.status === 200) confirmed.push(create.body.id);
         }
-        await pause(15);
+        await delay(15);
       }
     };
     const clients = Array.from({ length: 6 }, (_, worker) => client(worker));
 
-    await pause(400);
+    await delay(400);
     phase = "outage";
     await postgres.stop();
     const health = await t.request("GET", "/healthz");
-    await pause(1_000);
+    await delay(1_000);
     await postgres.start();
     phase = "after";
     const restartedAt = replies.length;
     const deadline = Date.now() + 15_000;
-    while (!replies.slice(restartedAt).some((r) => r.status === 200) && Date.now() < deadline) await pause(50);
+    while (!replies.slice(restartedAt).some((r) => r.status === 200) && Date.now() < deadline) await delay(50);
     running = false;
     await Promise.all(clients);
 
@@ -244,7 +243,7 @@ Deno.test("a client hanging up halfway through its request body leaves no user b
       const head = `POST /api/v1/users/ HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${body.length}\r\n\r\n`;
       await sendAndHangUp(server.addr.port, head + body.slice(0, body.length - 10));
-      await pause(200);
+      await delay(200);
       const [{ count }] = await t.sql`SELECT count(*)::int AS count FROM users WHERE username = 'halfway'`;
       assertEquals(count, 0);
       const reply = await fetch(`http://127.0.0.1:${server.addr.port}/healthz`);
@@ -281,7 +280,7 @@ Deno.test("clients hanging up on their confirmations leave each reservation whol
             `Authorization: Bearer ${admin.access}\r\nContent-Length: 0\r\n\r\n`,
         )
       ));
-      await pause(300);
+      await delay(300);
       release();
       await blocker;
     } finally {
@@ -315,7 +314,7 @@ Deno.test("a confirmation aborted halfway through its transaction is a 503 and c
       // The confirmation has marked its reservation and waits for the slot lock: end its session there.
       let waiting: { pid: number }[] = [];
       for (let tries = 0; waiting.length === 0 && tries < 100; tries++) {
-        await pause(20);
+        await delay(20);
         waiting = await t.sql<{ pid: number }[]>`
           SELECT pid FROM pg_stat_activity
           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%slot_usage%'`;

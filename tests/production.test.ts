@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { freePort } from "./support/process.ts";
+import { delay, freePort } from "./support/process.ts";
 import { freshDatabase, startTestServers } from "./support/servers.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
@@ -62,7 +62,7 @@ async function startServer(env: Record<string, string>, permissions = [...readOn
       await (await fetch(`${server.url}/healthz`)).body?.cancel();
       return server;
     } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await delay(100);
     }
   }
   if (running) child.kill("SIGKILL");
@@ -108,7 +108,7 @@ function slowBody(text: string, pieces: number, pause: number, onFirstPiece: () 
   let sent = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      if (sent > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      if (sent > 0) await delay(pause);
       controller.enqueue(bytes.subarray(sent, sent + size));
       if (sent === 0) onFirstPiece();
       sent += size;
@@ -184,8 +184,12 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
       });
       assertEquals(me.status, 200);
 
-      const records = server.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
-      const record = records.find((r) => r.request_id === "log-check-1");
+      // Log lines are written in batches a few milliseconds apart: wait for the one of this request.
+      const logged = () =>
+        server.lines.filter((line) => line.startsWith("{")).map((line) => JSON.parse(line))
+          .find((r) => r.request_id === "log-check-1");
+      for (let waited = 0; !logged() && waited < 2000; waited += 20) await delay(20);
+      const record = logged();
       assert(record, `no log line for the request:\n${server.lines.join("\n")}`);
       assertEquals(record.method, "GET");
       assertMatch(record.path, /^\/api\/v1\/users\/me\/?$/);
@@ -209,7 +213,7 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
         body: slowBody(JSON.stringify(account), 10, 100, () => firstPieceSent()),
       });
       await started;
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await delay(150);
       server.child.kill("SIGTERM");
       const reply = await response;
       assertEquals(reply.status, 201, server.lines.join("\n"));

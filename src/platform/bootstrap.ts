@@ -3,7 +3,7 @@ import { type Database, openDatabase } from "./db.ts";
 import { migrate } from "./migrate.ts";
 import { openCache } from "./cache.ts";
 import { systemClock } from "./clock.ts";
-import { jsonLogger } from "./logger.ts";
+import { createJsonLogger } from "./logger.ts";
 import type { Deps } from "../deps.ts";
 
 /** Loads the configuration and opens a migrated database, or exits with one clear line. */
@@ -23,6 +23,7 @@ export async function bootstrap(): Promise<{ config: Config; database: Database 
 }
 
 /** The dependencies a real server runs with: the configured cache, the system clock, JSON logs. */
-export function serverDeps(config: Config, database: Database): Deps {
-  return { config, sql: database.sql, cache: openCache(config), clock: systemClock, logger: jsonLogger };
+export function serverDeps(config: Config, database: Database) {
+  const logger = createJsonLogger();
+  return { config, sql: database.sql, cache: openCache(config), clock: systemClock, logger } satisfies Deps;
 }

@@ -45,3 +45,5 @@ export function cleanUpOnExit(dir: string, script: string): () => Promise<void> 
     await run("sh", ["-c", script]);
   };
 }
+
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -1,4 +1,4 @@
-import { cleanUpOnExit, findExecutable, freePort, run } from "./process.ts";
+import { cleanUpOnExit, delay, findExecutable, freePort, run } from "./process.ts";
 import { RespConnection } from "./resp.ts";
 
 export type RedisServer = { port: number; url: string; stop(): Promise<void> };
@@ -39,6 +39,6 @@ async function untilPong(port: number) {
       failure = error;
     }
     if (Date.now() > deadline) throw new Error(`redis-server did not answer PING on port ${port}`, { cause: failure });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await delay(20);
   }
 }
