@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./support/assert.ts";
-import { call, json, startServer, stopServer } from "./support/server-process.ts";
+import { call, json, runTask, startServer, stopServer } from "./support/server-process.ts";
 
 const dayMs = 24 * 3600_000;
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
@@ -10,7 +10,7 @@ function windowIn(days: number) {
   return { start_at: start.toISOString(), end_at: new Date(start.getTime() + 2 * 3600_000).toISOString() };
 }
 
-Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR and finds everything again after a restart", async () => {
+Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR, finds everything again after a restart, and `deno task create-admin` adds an admin there", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "exam-slots-embedded-" });
   const env = {
     APP_ENV: "development",
@@ -26,6 +26,8 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR and finds 
     password2: "kept-password",
   };
   try {
+    const task = await runTask(["create-admin", "--email", "ops@example.test", "--password", "ops-password-1"], env);
+    assertEquals(task.code, 0, task.output);
     const first = await startServer(env);
     let reservationId: number;
     try {
@@ -67,7 +69,13 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR and finds 
         json({ email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD }),
       );
       const users = await call(second, "/api/v1/users/", bearer(admins.body.access));
-      assertEquals(users.body.count, 2, "ADMIN_EMAIL does not create a second admin on restart");
+      assertEquals(users.body.count, 3, "ADMIN_EMAIL does not create a second admin on restart");
+      const ops = await call(
+        second,
+        "/api/v1/users/login/",
+        json({ email: "ops@example.test", password: "ops-password-1" }),
+      );
+      assertEquals((await call(second, "/api/v1/users/", bearer(ops.body.access))).status, 200);
       const day = windowIn(10).start_at.slice(0, 10);
       const slots = await call(second, `/api/v1/availability/?date=${day}`, bearer(login.body.access));
       assert(slots.body.slots.some((slot: { remaining: number }) => slot.remaining === 50_000 - 1200));

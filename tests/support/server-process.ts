@@ -99,3 +99,15 @@ export const json = (body: unknown, headers: Record<string, string> = {}) => ({
   headers: { "Content-Type": "application/json", ...headers },
   body: JSON.stringify(body),
 });
+
+/** Runs a `deno task` of the project to its end with the given environment. */
+export async function runTask(args: string[], env: Record<string, string>) {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", ...args],
+    cwd: new URL("../..", import.meta.url).pathname,
+    clearEnv: true,
+    env: serverEnv(env),
+    stdin: "null",
+  }).output();
+  return { code, output: new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr) };
+}
