@@ -33,4 +33,7 @@ async function shutdown(signal: string) {
   logger.flush();
   Deno.exit(0);
 }
-for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => shutdown(signal));
+// Deno Deploy manages the isolate's life itself and gives no signals to listen to.
+if (!config.DENO_DEPLOYMENT_ID) {
+  for (const signal of ["SIGTERM", "SIGINT"] as const) Deno.addSignalListener(signal, () => shutdown(signal));
+}
