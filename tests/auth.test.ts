@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
 import { sign } from "hono/jwt";
-import { describeOnEveryBackend } from "./support/app.ts";
+import { describeOnEveryBackend, withContext } from "./support/app.ts";
 
 const base64url = (value: unknown) =>
   btoa(JSON.stringify(value)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
@@ -184,5 +184,24 @@ describeOnEveryBackend("auth", async (step, t) => {
     assertEquals((await t.request("DELETE", `/api/v1/users/${leaving.id}/`, { token: leaving.access })).status, 204);
     assertEquals((await me(leaving.access)).status, 401);
     assertEquals((await refresh(leaving.refresh)).status, 401);
+  });
+});
+
+Deno.test("a wrong email takes about as long as a wrong password (no account enumeration by timing)", async () => {
+  await withContext({ env: { BCRYPT_COST: "8" } }, async (t) => {
+    const known = await t.customer("timed");
+    const median = async (email: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        await t.request("POST", "/api/v1/users/login/", { body: { email, password: "wrong-password" } });
+        times.push(performance.now() - started);
+      }
+      return times.sort((a, b) => a - b)[2];
+    };
+    const wrongPassword = await median(known.email);
+    const unknownEmail = await median("nobody-at-all@example.test");
+    const ratio = unknownEmail / wrongPassword;
+    assert(ratio > 0.5 && ratio < 2, `unknown email ${unknownEmail} ms vs wrong password ${wrongPassword} ms`);
   });
 });
