@@ -11,10 +11,14 @@ export async function migrate(sql: Sql, dir: URL = defaultDir): Promise<string[]
     if (entry.isFile && /^\d{4}_[\w-]+\.sql$/.test(entry.name)) files.push(entry.name);
   }
   files.sort();
-  await sql`CREATE TABLE IF NOT EXISTS schema_migrations (
-    name text PRIMARY KEY,
-    applied_at timestamptz NOT NULL DEFAULT now()
-  )`;
+  // Under the lock too: two instances creating the table at once would collide even with IF NOT EXISTS.
+  await sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${migrationLock})`;
+    await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
+      name text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`;
+  });
   const applied: string[] = [];
   for (const name of files) {
     const text = await Deno.readTextFile(new URL(name, dir));
