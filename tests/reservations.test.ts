@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { describeOnEveryBackend } from "./support/app.ts";
-import { atTime, book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from "./support/reservations.ts";
+import { book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
 
 // The test clock starts at 2027-04-01T00:00Z, so customers may book from 2027-04-04T00:00Z on.
@@ -98,18 +98,18 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("a customer books exactly BOOKING_LEAD_DAYS ahead, but not one minute less", async () => {
     const body = booking("2027-04-20T10:00:00Z", 1, 10);
-    await atTime(t, "2027-04-17T10:01:00Z", async () => {
+    await t.clock.at("2027-04-17T10:01:00Z", async () => {
       const late = await t.request("POST", "/api/v1/reservations/", { token: await freshAccess(t, carol), body });
       assertEquals(late.status, 400);
       assertEquals(late.body.code, "BOOKING_DEADLINE_PASSED");
     });
-    await atTime(t, "2027-04-17T10:00:00Z", async () => {
+    await t.clock.at("2027-04-17T10:00:00Z", async () => {
       await book(t, await freshAccess(t, carol), body);
     });
   });
 
   await step("an admin is not bound by the lead time, but nobody books a window that has started", async () => {
-    await atTime(t, "2027-04-21T09:00:00Z", async () => {
+    await t.clock.at("2027-04-21T09:00:00Z", async () => {
       const token = await freshAccess(t, admin);
       await book(t, token, booking("2027-04-21T10:00:00Z", 1, 10));
       for (const start of ["2027-04-21T09:00:00Z", "2027-04-21T08:00:00Z"]) {
@@ -187,12 +187,12 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("nobody confirms a window that has already started", async () => {
     const pending = await book(t, carol.access, booking("2027-04-28T10:00:00Z", 2, 5));
-    await atTime(t, "2027-04-28T10:00:00Z", async () => {
+    await t.clock.at("2027-04-28T10:00:00Z", async () => {
       const reply = await confirm(t, await freshAccess(t, admin), pending.id);
       assertEquals(reply.status, 400);
       assertEquals(reply.body.code, "BOOKING_DEADLINE_PASSED");
     });
-    await atTime(t, "2027-04-28T09:59:59Z", async () => {
+    await t.clock.at("2027-04-28T09:59:59Z", async () => {
       assertEquals((await confirm(t, await freshAccess(t, admin), pending.id)).status, 200);
     });
   });
@@ -299,7 +299,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
   await step("a customer edit must keep to the lead time, for the current and the new start", async () => {
     const soon = await book(t, carol.access, booking("2027-05-03T10:00:00Z", 1, 5));
     const later = await book(t, carol.access, booking("2027-05-10T10:00:00Z", 1, 5));
-    await atTime(t, "2027-04-30T10:01:00Z", async () => {
+    await t.clock.at("2027-04-30T10:01:00Z", async () => {
       const token = await freshAccess(t, carol);
       const away = await t.request("PATCH", reservation(soon.id), {
         token,
@@ -395,7 +395,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("an admin cannot change a reservation whose window has started, nor move one into the past", async () => {
     const confirmed = await bookConfirmed(t, carol.access, admin.access, booking("2027-05-11T10:00:00Z", 2, 5));
-    await atTime(t, "2027-05-11T10:30:00Z", async () => {
+    await t.clock.at("2027-05-11T10:30:00Z", async () => {
       const started = await t.request("PATCH", reservation(confirmed.id), {
         token: await freshAccess(t, admin),
         body: { headcount: 6 },
@@ -403,7 +403,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
       assertEquals(started.status, 400);
       assertEquals(started.body.code, "BOOKING_DEADLINE_PASSED");
     });
-    await atTime(t, "2027-05-11T09:00:00Z", async () => {
+    await t.clock.at("2027-05-11T09:00:00Z", async () => {
       const intoThePast = await t.request("PATCH", reservation(confirmed.id), {
         token: await freshAccess(t, admin),
         body: booking("2027-05-11T08:00:00Z", 1, 5),

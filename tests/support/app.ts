@@ -20,6 +20,20 @@ export class TestClock {
   advance(seconds: number) {
     this.now = new Date(this.now.getTime() + seconds * 1000);
   }
+  /** Runs `body` with the clock at `iso`, then puts it back. */
+  async at(iso: string, body: () => Promise<void>) {
+    const before = this.now;
+    this.set(iso);
+    try {
+      await body();
+    } finally {
+      this.now = before;
+    }
+  }
+  /** Runs `body` with the clock `seconds` later, then puts it back. */
+  later(seconds: number, body: () => Promise<void>) {
+    return this.at(new Date(this.now.getTime() + seconds * 1000).toISOString(), body);
+  }
 }
 
 // deno-lint-ignore no-explicit-any -- a JSON reply; each test asserts the fields it cares about

@@ -47,14 +47,3 @@ export async function freshAccess(t: TestContext, user: { email: string; passwor
   assertEquals(reply.status, 200, JSON.stringify(reply.body));
   return reply.body.access;
 }
-
-/** Runs `body` with the test clock at `iso`, then puts the clock back. */
-export async function atTime(t: TestContext, iso: string, body: () => Promise<void>) {
-  const before = t.clock.now;
-  t.clock.set(iso);
-  try {
-    await body();
-  } finally {
-    t.clock.now = before;
-  }
-}
