@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "./support/assert.ts";
-import { createTestContext, describeOnEveryBackend } from "./support/app.ts";
+import { createTestContext, describeOnEveryBackend, withContext } from "./support/app.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
 import { ensureAdmin, findCredentials } from "../src/users/users.service.ts";
 
@@ -166,5 +166,17 @@ Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and ne
     assertEquals((await findCredentials(t.sql, "boss@example.test"))?.password_hash, before?.password_hash);
   } finally {
     await t.close();
+  }
+});
+
+Deno.test("page links use the client's scheme and host from a trusted proxy, and ignore them otherwise", async () => {
+  const forwarded = { "X-Forwarded-Proto": "https", "X-Forwarded-Host": "exams.example.com" };
+  for (const [trust, origin] of [["true", "https://exams.example.com"], ["false", "http://api.test"]]) {
+    await withContext({ env: { TRUST_PROXY: trust } }, async (t) => {
+      const admin = await t.admin();
+      await t.customer();
+      const reply = await t.request("GET", "/api/v1/users/?page_size=1", { token: admin.access, headers: forwarded });
+      assertEquals(new URL(reply.body.next).origin, origin);
+    });
   }
 });

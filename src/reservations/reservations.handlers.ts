@@ -1,5 +1,6 @@
 import type { AppRouteHandler } from "../http/router.ts";
 import { paginated } from "../http/pagination.ts";
+import { publicUrl } from "../http/forwarded.ts";
 import {
   confirmReservation,
   createReservation,
@@ -18,7 +19,7 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { page, page_size, ...filters } = c.req.valid("query");
   const { count, reservations } = await listReservations(c.var.deps.sql, c.var.user, filters, { page, page_size });
-  return c.json(paginated(c.req.url, { page, page_size }, count, reservations), 200);
+  return c.json(paginated(publicUrl(c, c.var.deps.config.TRUST_PROXY), { page, page_size }, count, reservations), 200);
 };
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {

@@ -4,7 +4,7 @@ import { AppError } from "../http/problem.ts";
 import { paginated } from "../http/pagination.ts";
 import { hashPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
-import { clientAddress } from "../http/client-address.ts";
+import { clientAddress, publicUrl } from "../http/forwarded.ts";
 import { createUser, deleteUser, findUserById, listUsers } from "./users.service.ts";
 import type * as routes from "./users.routes.ts";
 
@@ -30,7 +30,7 @@ export const me: AppRouteHandler<typeof routes.me> = (c) => c.json(c.var.user, 2
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const page = c.req.valid("query");
   const { count, users } = await listUsers(c.var.deps.sql, page);
-  return c.json(paginated(c.req.url, page, count, users), 200);
+  return c.json(paginated(publicUrl(c, c.var.deps.config.TRUST_PROXY), page, count, users), 200);
 };
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {

@@ -13,3 +13,18 @@ export function clientAddress(c: Context, trustProxy: boolean): string | undefin
   const peer = (c.env as Partial<Deno.ServeHandlerInfo> | undefined)?.remoteAddr;
   return peer && "hostname" in peer ? peer.hostname : undefined;
 }
+
+/**
+ * The URL the client asked for, for absolute links. Behind a trusted proxy that ends TLS, the request reaching us
+ * is plain http: the scheme (and host, when the proxy rewrote it) the client used come in X-Forwarded-*.
+ */
+export function publicUrl(c: Context, trustProxy: boolean): string {
+  if (!trustProxy) return c.req.url;
+  const url = new URL(c.req.url);
+  const first = (name: string) => c.req.header(name)?.split(",")[0].trim();
+  const proto = first("X-Forwarded-Proto");
+  const host = first("X-Forwarded-Host");
+  if (proto === "http" || proto === "https") url.protocol = `${proto}:`;
+  if (host) url.host = host;
+  return url.toString();
+}
