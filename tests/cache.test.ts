@@ -45,11 +45,7 @@ for (const { name, cache, elapse } of await subjects()) {
     assertEquals((await cache.increment(k, 2)).count, 1);
   });
 
-  Deno.test(`${name} cache: delete forgets a key and ping answers`, async () => {
-    const k = key("delete");
-    await cache.setIfAbsent(k, 60);
-    await cache.delete(k);
-    assertEquals(await cache.exists(k), false);
+  Deno.test(`${name} cache: ping answers`, async () => {
     await cache.ping();
   });
 }

@@ -9,7 +9,6 @@ export interface Cache {
   increment(key: string, windowSeconds: number): Promise<{ count: number; resetSeconds: number }>;
   /** Takes one off an existing counter, keeping its window. */
   decrement(key: string): Promise<void>;
-  delete(key: string): Promise<void>;
   ping(): Promise<void>;
 }
 
@@ -63,11 +62,6 @@ export class MemoryCache implements Cache {
     return Promise.resolve();
   }
 
-  delete(key: string) {
-    this.#entries.delete(key);
-    return Promise.resolve();
-  }
-
   ping() {
     return Promise.resolve();
   }
@@ -107,10 +101,6 @@ export class UpstashCache implements Cache {
 
   async decrement(key: string) {
     await this.#redis.decr(key);
-  }
-
-  async delete(key: string) {
-    await this.#redis.del(key);
   }
 
   async ping() {
