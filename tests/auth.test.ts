@@ -184,18 +184,25 @@ describeOnEveryBackend("auth", async (step, t) => {
 Deno.test("a wrong email takes about as long as a wrong password (no account enumeration by timing)", async () => {
   await withContext({ env: { BCRYPT_COST: "8" } }, async (t) => {
     const known = await t.customer("timed");
-    const median = async (email: string) => {
-      const times: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const started = performance.now();
-        await t.request("POST", "/api/v1/users/login/", { body: { email, password: "wrong-password" } });
-        times.push(performance.now() - started);
-      }
-      return times.sort((a, b) => a - b)[2];
+    const attempt = async (email: string) => {
+      const started = performance.now();
+      await t.request("POST", "/api/v1/users/login/", { body: { email, password: "wrong-password" } });
+      return performance.now() - started;
     };
-    const wrongPassword = await median(known.email);
-    const unknownEmail = await median("nobody-at-all@example.test");
-    const ratio = unknownEmail / wrongPassword;
-    assert(ratio > 0.5 && ratio < 2, `unknown email ${unknownEmail} ms vs wrong password ${wrongPassword} ms`);
+    const median = (times: number[]) => times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+    await attempt("warm-up@example.test");
+    // Interleaved, so a busy moment of the machine weighs on both sides alike.
+    const wrongPassword: number[] = [];
+    const unknownEmail: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      wrongPassword.push(await attempt(known.email));
+      unknownEmail.push(await attempt(`nobody${i}@example.test`));
+    }
+    // Without the decoy comparison an unknown email answers about 20 times faster.
+    const ratio = median(unknownEmail) / median(wrongPassword);
+    assert(
+      ratio > 0.33 && ratio < 3,
+      `unknown email ${median(unknownEmail)} ms vs wrong password ${median(wrongPassword)} ms`,
+    );
   });
 });
