@@ -2,6 +2,8 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { describeOnEveryBackend } from "./support/app.ts";
 import { book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
+import { createReservation } from "../src/reservations/reservations.service.ts";
+import { AppError } from "../src/http/problem.ts";
 
 // The test clock starts at 2027-04-01T00:00Z, so customers may book from 2027-04-04T00:00Z on.
 // Every step works on a day of its own so that capacity used by one step never leaks into another.
@@ -445,6 +447,19 @@ describeOnEveryBackend("reservations", async (step, t) => {
       (await t.request("POST", `/api/v1/reservations/${own.id}/confirm`, { token: admin.access })).status,
       200,
     );
+  });
+
+  await step("a booking whose user is deleted while it is in flight is 401, not a 500", async () => {
+    // The guard has already let the request through; the account goes before the insert runs.
+    const ghost = { id: 2_000_000_000, is_admin: false };
+    const attempt = createReservation({ sql: t.sql, config: t.config, clock: t.clock.read }, ghost, {
+      start_at: new Date("2027-05-16T10:00:00Z"),
+      end_at: new Date("2027-05-16T11:00:00Z"),
+      headcount: 5,
+    });
+    const error = await attempt.then(() => undefined, (e) => e);
+    assert(error instanceof AppError);
+    assertEquals(error.code, "UNAUTHENTICATED");
   });
 
   await step("after all of the above, every slot counter equals the sum of its confirmed reservations", async () => {

@@ -30,6 +30,8 @@ const toReservation = (row: ReservationRow): Reservation => ({
   confirmed_at: row.confirmed_at?.toISOString() ?? null,
 });
 
+const foreignKeyViolation = "23503";
+
 const notFound = () => new AppError("NOT_FOUND", "No such reservation");
 const notPending = (detail: string) => new AppError("RESERVATION_NOT_PENDING", detail);
 
@@ -51,7 +53,11 @@ export async function createReservation({ sql, config, clock }: ServiceDeps, cal
   const [row] = await sql<ReservationRow[]>`
     INSERT INTO reservations (user_id, start_at, end_at, headcount, created_at, updated_at)
     VALUES (${caller.id}, ${booking.start_at}, ${booking.end_at}, ${booking.headcount}, ${now}, ${now})
-    RETURNING *`;
+    RETURNING *`.catch((error) => {
+    // The caller's account was deleted while this request was in flight: their token no longer stands.
+    if (error?.code === foreignKeyViolation) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
+    throw error;
+  });
   return toReservation(row);
 }
 
