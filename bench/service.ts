@@ -6,6 +6,7 @@ import { loadConfig } from "../src/config.ts";
 import type { User } from "../src/users/users.schemas.ts";
 import { freshDatabase } from "../tests/support/servers.ts";
 import { freePort } from "../tests/support/process.ts";
+import { answersHealthz } from "../tests/support/server-process.ts";
 import type { Options } from "./options.ts";
 
 /** The defaults the server runs with, as the bench leaves capacity, slots and bcrypt cost unset. */
@@ -69,11 +70,9 @@ export async function startService(options: Options): Promise<Service> {
     await database.close();
   };
 
-  try {
-    await untilHealthy(call, child);
-  } catch (error) {
+  if (!(await answersHealthz(base, child))) {
     await stop();
-    throw error;
+    throw new Error("the server process did not become healthy (its stderr is above)");
   }
 
   const passwordHash = await hashPassword("bench-password", defaults.BCRYPT_COST);
@@ -86,17 +85,4 @@ export async function startService(options: Options): Promise<Service> {
   };
 
   return { sql: database.sql, call, user, stop };
-}
-
-async function untilHealthy(call: Call, child: Deno.ChildProcess) {
-  let exited = false;
-  child.status.then(() => exited = true);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && !exited) {
-    try {
-      if ((await call("GET", "/healthz")).status === 200) return;
-    } catch { /* not listening yet */ }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(exited ? "the server process exited at start-up" : "the server did not become healthy in 30 s");
 }

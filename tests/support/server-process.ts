@@ -53,20 +53,28 @@ export async function startServer(env: Record<string, string>, permissions = [..
   const drained = Promise.all([collectLines(child.stdout, lines), collectLines(child.stderr, lines)]);
   const exited = drained.then(() => child.status);
   const server: ServerProcess = { url: `http://127.0.0.1:${port}`, child, lines, exited };
+  if (await answersHealthz(server.url, child)) return server;
+  try {
+    child.kill("SIGKILL");
+  } catch { /* already exited */ }
+  await exited;
+  throw new Error(`the server did not start:\n${lines.join("\n")}`);
+}
+
+/** Polls `/healthz` until it answers (true), or the process exits or 30 s pass (false). */
+export async function answersHealthz(url: string, child: Deno.ChildProcess): Promise<boolean> {
   const deadline = Date.now() + 30_000;
   let running = true;
   child.status.then(() => running = false);
   while (running && Date.now() < deadline) {
     try {
-      await (await fetch(`${server.url}/healthz`)).body?.cancel();
-      return server;
+      await (await fetch(`${url}/healthz`)).body?.cancel();
+      return true;
     } catch {
       await delay(100);
     }
   }
-  if (running) child.kill("SIGKILL");
-  await exited;
-  throw new Error(`the server did not start:\n${lines.join("\n")}`);
+  return false;
 }
 
 export async function stopServer(server: ServerProcess) {
