@@ -1,5 +1,5 @@
 import postgres from "postgres";
-import { startTestServers } from "../tests/support/servers.ts";
+import { startTestServers } from "../harness/servers.ts";
 import { parseOptions } from "./options.ts";
 import { describeMachine, formatTable, saveResults } from "./report.ts";
 import type { Scenario, ScenarioResult } from "./scenarios/types.ts";

@@ -1,7 +1,7 @@
 // The production app as src/main.ts builds it, plus one route only the benchmark mounts: constant JSON behind the
 // same middleware, the ceiling that the framework puts on any route. Started by bench/service.ts on loopback.
 import { apiBase, createApp } from "../src/app.ts";
-import { bootstrap, serverDeps } from "../src/platform/bootstrap.ts";
+import { bootstrap, serverDeps } from "../src/bootstrap.ts";
 
 export const constantPath = `${apiBase}/bench/constant`;
 

@@ -4,10 +4,11 @@ import { hashPassword } from "../src/auth/passwords.ts";
 import { createUser } from "../src/users/users.service.ts";
 import { loadConfig } from "../src/config.ts";
 import type { User } from "../src/users/users.schemas.ts";
-import { freshDatabase } from "../tests/support/servers.ts";
-import { freePort } from "../tests/support/process.ts";
-import { answersHealthz } from "../tests/support/server-process.ts";
+import { freshDatabase } from "../harness/servers.ts";
+import { freePort } from "../harness/process.ts";
+import { answersHealthz } from "../harness/server-process.ts";
 import type { Options } from "./options.ts";
+import { api } from "../harness/paths.ts";
 
 /** The defaults the server runs with, as the bench leaves capacity, slots and bcrypt cost unset. */
 export const defaults = loadConfig({}, () => {});
@@ -79,7 +80,7 @@ export async function startService(options: Options): Promise<Service> {
   const user = async (name: string, isAdmin = false) => {
     const email = `${name}@bench.test`;
     const created = await createUser(database.sql, { username: name, email, passwordHash, isAdmin });
-    const login = await call("POST", "/api/v1/users/login/", { body: { email, password: "bench-password" } });
+    const login = await call("POST", api("/users/login/"), { body: { email, password: "bench-password" } });
     if (login.status !== 200) throw new Error(`login of ${name} failed: ${login.status} ${login.text}`);
     return { ...created, password: "bench-password", access: JSON.parse(login.text).access as string };
   };

@@ -1,5 +1,5 @@
 import { createApp } from "./app.ts";
-import { bootstrap, serverDeps } from "./platform/bootstrap.ts";
+import { bootstrap, serverDeps } from "./bootstrap.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";

@@ -5,6 +5,7 @@ import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking } from "./support/reservations.ts";
 import { operations } from "./support/spec.ts";
+import { api } from "../harness/paths.ts";
 
 /** Rows of every table the API writes, to show a refused request changed nothing. */
 async function snapshot(t: TestContext) {
@@ -50,7 +51,7 @@ Deno.test("another customer's token gets 404 or 403 on every reservation and use
     const before = await snapshot(t);
 
     for (const op of targets) {
-      const ids = op.path.startsWith("/api/v1/users") ? [alice.id] : [pending.id, confirmed.id];
+      const ids = op.path.startsWith(api("/users")) ? [alice.id] : [pending.id, confirmed.id];
       for (const id of ids) {
         const reply = await t.request(op.method, op.path.replace(":id", String(id)), {
           token: mallory.access,
@@ -62,9 +63,9 @@ Deno.test("another customer's token gets 404 or 403 on every reservation and use
         assertProblem(reply);
       }
     }
-    const listed = await t.request("GET", `/api/v1/reservations/?user_id=${alice.id}`, { token: mallory.access });
+    const listed = await t.request("GET", api(`/reservations/?user_id=${alice.id}`), { token: mallory.access });
     assertEquals(listed.body.results, []);
-    const logout = await t.request("POST", "/api/v1/users/logout/", {
+    const logout = await t.request("POST", api("/users/logout/"), {
       token: mallory.access,
       body: { refresh: alice.refresh },
     });
@@ -113,7 +114,7 @@ Deno.test("forged tokens of any header, claims and signature are 401, never a 50
             const payload = { sub: String(alice.id), typ: "access", iat: now, exp: now + 600 };
             token = await sign(payload, forged.key.key, forged.key.alg);
           } else token = "token" in forged ? forged.token : forged.junk;
-          const response = await t.app.request("http://api.test/api/v1/users/me/", {
+          const response = await t.app.request(`http://api.test${api("/users/me/")}`, {
             headers: { Authorization: `Bearer ${token}` },
           });
           const reply = { status: response.status, headers: response.headers, body: await response.json() };
@@ -148,18 +149,18 @@ Deno.test("privileged and unknown fields in any body are ignored, never applied"
     await fc.assert(
       fc.asyncProperty(extras, fc.integer({ min: 0, max: 23 }), async (extra, hour) => {
         const name = `massassign${++serial}`;
-        const user = await t.request("POST", "/api/v1/users/", { body: { ...extra, ...signup(name) } });
+        const user = await t.request("POST", api("/users/"), { body: { ...extra, ...signup(name) } });
         assertEquals(user.status, 201, JSON.stringify(user.body));
         const [row] = await t.sql`SELECT is_admin, id FROM users WHERE username = ${name}`;
         assertEquals([user.body.is_admin, row.is_admin, user.body.id], [false, false, row.id]);
 
         const window = booking(`2027-04-25T${String(hour).padStart(2, "0")}:00:00Z`, 1, 5);
-        const created = await t.request("POST", "/api/v1/reservations/", {
+        const created = await t.request("POST", api("/reservations/"), {
           token: alice.access,
           body: { ...extra, ...window },
         });
         assertEquals(created.status, 201, JSON.stringify(created.body));
-        const patched = await t.request("PATCH", `/api/v1/reservations/${created.body.id}/`, {
+        const patched = await t.request("PATCH", api(`/reservations/${created.body.id}/`), {
           token: alice.access,
           body: { ...extra, headcount: 6 },
         });
@@ -184,7 +185,7 @@ Deno.test("page_size over 100 is clamped to 100 on the reservation list", async 
       SELECT ${alice.id}, s, s + interval '1 hour', 1
       FROM generate_series('2027-05-01T00:00:00Z'::timestamptz, '2027-05-06T00:00:00Z', interval '1 hour') s`;
     for (const pageSize of ["101", "1000", "99999999999"]) {
-      const reply = await t.request("GET", `/api/v1/reservations/?page_size=${pageSize}`, { token: alice.access });
+      const reply = await t.request("GET", api(`/reservations/?page_size=${pageSize}`), { token: alice.access });
       assertEquals(reply.status, 200);
       assertEquals(reply.body.results.length, 100);
       assertEquals(reply.body.count, 121);
@@ -212,12 +213,12 @@ Deno.test("the 21st registration from one address within an hour is 429 with Ret
   await withContext({}, async (t) => {
     const address = "198.51.100.7";
     for (let i = 0; i < 20; i++) {
-      assertEquals((await from(t, address, "/api/v1/users/", signup(`burst${i}`))).status, 201);
+      assertEquals((await from(t, address, api("/users/"), signup(`burst${i}`))).status, 201);
     }
-    const limited = await from(t, address, "/api/v1/users/", signup("burst20"));
+    const limited = await from(t, address, api("/users/"), signup("burst20"));
     assertProblem(limited, 429, "RATE_LIMITED");
     assert(Number(limited.headers.get("Retry-After")) > 3000);
-    assertEquals((await from(t, "198.51.100.8", "/api/v1/users/", signup("neighbour"))).status, 201);
+    assertEquals((await from(t, "198.51.100.8", api("/users/"), signup("neighbour"))).status, 201);
     const [{ count }] = await t.sql`SELECT count(*)::int AS count FROM users WHERE username = 'burst20'`;
     assertEquals(count, 0);
   });
@@ -228,7 +229,7 @@ Deno.test("X-Forwarded-For cannot dodge the registration limit unless a trusted 
     const spoofed = (i: number) => ({ "X-Forwarded-For": `10.0.0.${i}` });
     const statuses = [];
     for (let i = 0; i < 4; i++) {
-      statuses.push((await from(t, "198.51.100.20", "/api/v1/users/", signup(`spoof${i}`), spoofed(i))).status);
+      statuses.push((await from(t, "198.51.100.20", api("/users/"), signup(`spoof${i}`), spoofed(i))).status);
     }
     assertEquals(statuses, [201, 201, 429, 429]);
   });
@@ -237,12 +238,12 @@ Deno.test("X-Forwarded-For cannot dodge the registration limit unless a trusted 
     const client = (first: string) => ({ "X-Forwarded-For": `${first}, 203.0.113.50` });
     const statuses = [];
     for (let i = 0; i < 3; i++) {
-      statuses.push((await from(t, proxy, "/api/v1/users/", signup(`behind${i}`), client(`10.9.9.${i}`))).status);
+      statuses.push((await from(t, proxy, api("/users/"), signup(`behind${i}`), client(`10.9.9.${i}`))).status);
     }
     assertEquals(statuses, [201, 201, 429]);
-    assertEquals((await from(t, proxy, "/api/v1/users/", signup("other"), client("203.0.113.51"))).status, 429);
+    assertEquals((await from(t, proxy, api("/users/"), signup("other"), client("203.0.113.51"))).status, 429);
     assertEquals(
-      (await from(t, proxy, "/api/v1/users/", signup("other"), { "X-Forwarded-For": "203.0.113.51" })).status,
+      (await from(t, proxy, api("/users/"), signup("other"), { "X-Forwarded-For": "203.0.113.51" })).status,
       201,
     );
   });
@@ -254,7 +255,7 @@ Deno.test("a burst of concurrent wrong passwords for one email gets at most 10 o
     const replies = await Promise.all(
       Array.from(
         { length: 40 },
-        () => t.request("POST", "/api/v1/users/login/", { body: { email: victim.email, password: "guess-password" } }),
+        () => t.request("POST", api("/users/login/"), { body: { email: victim.email, password: "guess-password" } }),
       ),
     );
     const checked = replies.filter((reply) => reply.status === 401).length;

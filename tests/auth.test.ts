@@ -1,17 +1,18 @@
 import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
 import { sign } from "hono/jwt";
 import { describeOnEveryBackend, withContext } from "./support/app.ts";
+import { api } from "../harness/paths.ts";
 
 const base64url = (value: unknown) =>
   btoa(JSON.stringify(value)).replaceAll("=", "").replaceAll("+", "-").replaceAll("/", "_");
 
 describeOnEveryBackend("auth", async (step, t) => {
   const alice = await t.customer("alice");
-  const me = (token: string) => t.request("GET", "/api/v1/users/me/", { token });
-  const refresh = (token: string) => t.request("POST", "/api/v1/users/login/refresh/", { body: { refresh: token } });
+  const me = (token: string) => t.request("GET", api("/users/me/"), { token });
+  const refresh = (token: string) => t.request("POST", api("/users/login/refresh/"), { body: { refresh: token } });
 
   await step("login returns an access and a refresh token with the access lifetime", async () => {
-    const reply = await t.request("POST", "/api/v1/users/login/", {
+    const reply = await t.request("POST", api("/users/login/"), {
       body: { email: alice.email, password: alice.password },
     });
     assertEquals(reply.status, 200);
@@ -21,17 +22,17 @@ describeOnEveryBackend("auth", async (step, t) => {
   });
 
   await step("login compares the email case-insensitively", async () => {
-    const reply = await t.request("POST", "/api/v1/users/login/", {
+    const reply = await t.request("POST", api("/users/login/"), {
       body: { email: alice.email.toUpperCase(), password: alice.password },
     });
     assertEquals(reply.status, 200);
   });
 
   await step("a wrong password and an unknown email get the same 401", async () => {
-    const wrongPassword = await t.request("POST", "/api/v1/users/login/", {
+    const wrongPassword = await t.request("POST", api("/users/login/"), {
       body: { email: alice.email, password: "not-her-password" },
     });
-    const unknownEmail = await t.request("POST", "/api/v1/users/login/", {
+    const unknownEmail = await t.request("POST", api("/users/login/"), {
       body: { email: "nobody@example.test", password: "whatever-password" },
     });
     for (const reply of [wrongPassword, unknownEmail]) {
@@ -45,14 +46,14 @@ describeOnEveryBackend("auth", async (step, t) => {
   await step("the 11th failed login for one email within 15 minutes is rate limited with Retry-After", async () => {
     const victim = await t.customer("victim");
     const attempt = (password: string) =>
-      t.request("POST", "/api/v1/users/login/", { body: { email: victim.email, password } });
+      t.request("POST", api("/users/login/"), { body: { email: victim.email, password } });
     for (let i = 0; i < 10; i++) assertEquals((await attempt("wrong-password")).status, 401);
     const limited = await attempt(victim.password);
     assertEquals(limited.status, 429);
     assertEquals(limited.body.code, "RATE_LIMITED");
     assert(Number(limited.headers.get("Retry-After")) > 0);
     assertEquals(
-      (await t.request("POST", "/api/v1/users/login/", { body: { email: alice.email, password: alice.password } }))
+      (await t.request("POST", api("/users/login/"), { body: { email: alice.email, password: alice.password } }))
         .status,
       200,
     );
@@ -65,8 +66,8 @@ describeOnEveryBackend("auth", async (step, t) => {
   });
 
   await step("a missing or malformed Authorization header is 401", async () => {
-    assertEquals((await t.request("GET", "/api/v1/users/me/")).body.code, "UNAUTHENTICATED");
-    const basic = await t.request("GET", "/api/v1/users/me/", { headers: { Authorization: "Basic abc" } });
+    assertEquals((await t.request("GET", api("/users/me/"))).body.code, "UNAUTHENTICATED");
+    const basic = await t.request("GET", api("/users/me/"), { headers: { Authorization: "Basic abc" } });
     assertEquals(basic.status, 401);
   });
 
@@ -141,7 +142,7 @@ describeOnEveryBackend("auth", async (step, t) => {
 
   await step("logout spends the refresh token; the access token lives on until it expires", async () => {
     const session = await t.customer();
-    const out = await t.request("POST", "/api/v1/users/logout/", {
+    const out = await t.request("POST", api("/users/logout/"), {
       token: session.access,
       body: { refresh: session.refresh },
     });
@@ -152,7 +153,7 @@ describeOnEveryBackend("auth", async (step, t) => {
 
   await step("logout with another user's refresh token is 401 and leaves that token working", async () => {
     const other = await t.customer();
-    const out = await t.request("POST", "/api/v1/users/logout/", {
+    const out = await t.request("POST", api("/users/logout/"), {
       token: alice.access,
       body: { refresh: other.refresh },
     });
@@ -163,10 +164,10 @@ describeOnEveryBackend("auth", async (step, t) => {
   await step("logout needs an access token and a valid refresh token", async () => {
     const session = await t.customer();
     assertEquals(
-      (await t.request("POST", "/api/v1/users/logout/", { body: { refresh: session.refresh } })).status,
+      (await t.request("POST", api("/users/logout/"), { body: { refresh: session.refresh } })).status,
       401,
     );
-    const invalid = await t.request("POST", "/api/v1/users/logout/", {
+    const invalid = await t.request("POST", api("/users/logout/"), {
       token: session.access,
       body: { refresh: "x.y.z" },
     });
@@ -175,7 +176,7 @@ describeOnEveryBackend("auth", async (step, t) => {
 
   await step("a deleted user's access and refresh tokens stop working at once", async () => {
     const leaving = await t.customer();
-    assertEquals((await t.request("DELETE", `/api/v1/users/${leaving.id}/`, { token: leaving.access })).status, 204);
+    assertEquals((await t.request("DELETE", api(`/users/${leaving.id}/`), { token: leaving.access })).status, 204);
     assertEquals((await me(leaving.access)).status, 401);
     assertEquals((await refresh(leaving.refresh)).status, 401);
   });
@@ -186,7 +187,7 @@ Deno.test("a wrong email takes about as long as a wrong password (no account enu
     const known = await t.customer("timed");
     const attempt = async (email: string) => {
       const started = performance.now();
-      await t.request("POST", "/api/v1/users/login/", { body: { email, password: "wrong-password" } });
+      await t.request("POST", api("/users/login/"), { body: { email, password: "wrong-password" } });
       return performance.now() - started;
     };
     const median = (times: number[]) => times.sort((a, b) => a - b)[Math.floor(times.length / 2)];

@@ -1,11 +1,12 @@
 import { assertEquals } from "./support/assert.ts";
 import { describeOnEveryBackend, withContext } from "./support/app.ts";
 import { book, bookConfirmed, booking } from "./support/reservations.ts";
+import { api } from "../harness/paths.ts";
 
 describeOnEveryBackend("availability", async (step, t) => {
   const admin = await t.admin("root");
   const carol = await t.customer("carol");
-  const availability = (query: string) => t.request("GET", `/api/v1/availability/?${query}`, { token: carol.access });
+  const availability = (query: string) => t.request("GET", api(`/availability/?${query}`), { token: carol.access });
 
   await step("a date gives the 24 slots of that UTC day, all at full capacity when nothing is confirmed", async () => {
     const reply = await availability("date=2027-04-15");
@@ -77,9 +78,9 @@ describeOnEveryBackend("availability", async (step, t) => {
   });
 
   await step("availability needs a logged-in user", async () => {
-    const reply = await t.request("GET", "/api/v1/availability/?date=2027-04-15");
+    const reply = await t.request("GET", api("/availability/?date=2027-04-15"));
     assertEquals(reply.status, 401);
-    assertEquals((await t.request("GET", "/api/v1/availability?date=2027-04-15", { token: carol.access })).status, 200);
+    assertEquals((await t.request("GET", api("/availability?date=2027-04-15"), { token: carol.access })).status, 200);
   });
 });
 
@@ -92,13 +93,13 @@ Deno.test("with SLOT_MINUTES=30 a day has 48 slots and bookings align to half ho
       end_at: "2027-04-15T11:30:00Z",
       headcount: 100,
     });
-    const reply = await t.request("GET", "/api/v1/availability/?date=2027-04-15", { token: customer.access });
+    const reply = await t.request("GET", api("/availability/?date=2027-04-15"), { token: customer.access });
     assertEquals(reply.body.slots.length, 48);
     assertEquals(
       reply.body.slots.slice(20, 24).map((s: { confirmed: number }) => s.confirmed),
       [0, 100, 100, 0],
     );
-    const misaligned = await t.request("POST", "/api/v1/reservations/", {
+    const misaligned = await t.request("POST", api("/reservations/"), {
       token: customer.access,
       body: { start_at: "2027-04-15T10:15:00Z", end_at: "2027-04-15T11:30:00Z", headcount: 1 },
     });

@@ -1,7 +1,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { type Cache, MemoryCache, UpstashCache } from "../src/platform/cache.ts";
-import { startTestServers } from "./support/servers.ts";
-import { delay } from "./support/process.ts";
+import { startTestServers } from "../harness/servers.ts";
+import { delay } from "../harness/process.ts";
 
 type Subject = { name: string; cache: Cache; elapse(seconds: number): Promise<void> };
 

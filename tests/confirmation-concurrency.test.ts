@@ -2,6 +2,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
+import { api } from "../harness/paths.ts";
 
 // Real PostgreSQL with a pool of 20: the requests below run as truly concurrent transactions.
 
@@ -129,14 +130,14 @@ Deno.test("concurrent confirmations, admin moves, deletions and user deletions k
     for (const [i, r] of reservations.entries()) {
       operations.push(() => confirm(t, admin(i), r.id));
       operations.push(() =>
-        t.request("PATCH", `/api/v1/reservations/${r.id}/`, { token: admin(i + 1), body: windowAt() })
+        t.request("PATCH", api(`/reservations/${r.id}/`), { token: admin(i + 1), body: windowAt() })
       );
       if (i % 5 === 0) {
-        operations.push(() => t.request("DELETE", `/api/v1/reservations/${r.id}/`, { token: admin(i + 2) }));
+        operations.push(() => t.request("DELETE", api(`/reservations/${r.id}/`), { token: admin(i + 2) }));
       }
     }
     for (const doomed of bookers.slice(0, 2)) {
-      operations.push(() => t.request("DELETE", `/api/v1/users/${doomed.id}/`, { token: admin(3) }));
+      operations.push(() => t.request("DELETE", api(`/users/${doomed.id}/`), { token: admin(3) }));
     }
     const replies = await inParallel(50, shuffle(operations, next));
 
@@ -166,7 +167,7 @@ Deno.test("an admin confirming while another moves the same confirmed capacity n
     const tasks = [
       ...pending.map((r) => () => confirm(t, second, r.id)),
       ...["12", "09", "11", "10"].map((hour) => () =>
-        t.request("PATCH", `/api/v1/reservations/${moving.id}/`, {
+        t.request("PATCH", api(`/reservations/${moving.id}/`), {
           token: first,
           body: { start_at: `2027-04-21T${hour}:00:00Z`, end_at: `2027-04-21T${Number(hour) + 2}:00:00Z` },
         })

@@ -1,5 +1,6 @@
 import { assert, assertEquals } from "./support/assert.ts";
-import { call, json, runTask, startServer, stopServer } from "./support/server-process.ts";
+import { call, json, runTask, startServer, stopServer } from "../harness/server-process.ts";
+import { api } from "../harness/paths.ts";
 
 const dayMs = 24 * 3600_000;
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
@@ -33,9 +34,9 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR, finds eve
     try {
       assertEquals((await call(first, "/healthz")).body, { status: "ok", db: "ok", cache: "ok" });
       assertEquals((await call(first, "/docs")).status, 200);
-      assertEquals((await call(first, "/api/v1/users/", json(customer))).status, 201);
-      const login = await call(first, "/api/v1/users/login/", json(customer));
-      const booked = await call(first, "/api/v1/reservations/", {
+      assertEquals((await call(first, api("/users/"), json(customer))).status, 201);
+      const login = await call(first, api("/users/login/"), json(customer));
+      const booked = await call(first, api("/reservations/"), {
         ...json({ ...windowIn(10), headcount: 1200 }),
         headers: { "Content-Type": "application/json", Authorization: `Bearer ${login.body.access}` },
       });
@@ -43,10 +44,10 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR, finds eve
       reservationId = booked.body.id;
       const admin = await call(
         first,
-        "/api/v1/users/login/",
+        api("/users/login/"),
         json({ email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD }),
       );
-      const confirmed = await call(first, `/api/v1/reservations/${reservationId}/confirm/`, {
+      const confirmed = await call(first, api(`/reservations/${reservationId}/confirm/`), {
         method: "POST",
         ...bearer(admin.body.access),
       });
@@ -57,27 +58,27 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR, finds eve
 
     const second = await startServer(env);
     try {
-      const login = await call(second, "/api/v1/users/login/", json(customer));
+      const login = await call(second, api("/users/login/"), json(customer));
       assertEquals(login.status, 200);
-      const mine = await call(second, "/api/v1/reservations/", bearer(login.body.access));
+      const mine = await call(second, api("/reservations/"), bearer(login.body.access));
       assertEquals(mine.body.results.map((r: { id: number; status: string }) => [r.id, r.status]), [
         [reservationId, "confirmed"],
       ]);
       const admins = await call(
         second,
-        "/api/v1/users/login/",
+        api("/users/login/"),
         json({ email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD }),
       );
-      const users = await call(second, "/api/v1/users/", bearer(admins.body.access));
+      const users = await call(second, api("/users/"), bearer(admins.body.access));
       assertEquals(users.body.count, 3, "ADMIN_EMAIL does not create a second admin on restart");
       const ops = await call(
         second,
-        "/api/v1/users/login/",
+        api("/users/login/"),
         json({ email: "ops@example.test", password: "ops-password-1" }),
       );
-      assertEquals((await call(second, "/api/v1/users/", bearer(ops.body.access))).status, 200);
+      assertEquals((await call(second, api("/users/"), bearer(ops.body.access))).status, 200);
       const day = windowIn(10).start_at.slice(0, 10);
-      const slots = await call(second, `/api/v1/availability/?date=${day}`, bearer(login.body.access));
+      const slots = await call(second, api(`/availability/?date=${day}`), bearer(login.body.access));
       assert(slots.body.slots.some((slot: { remaining: number }) => slot.remaining === 50_000 - 1200));
     } finally {
       await stopServer(second);

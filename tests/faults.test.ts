@@ -2,15 +2,16 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
-import { delay } from "./support/process.ts";
-import { startTestServers } from "./support/servers.ts";
-import { startUpstashProxy } from "./support/upstash-proxy.ts";
+import { delay } from "../harness/process.ts";
+import { startTestServers } from "../harness/servers.ts";
+import { startUpstashProxy } from "../harness/upstash-proxy.ts";
 import { createApp } from "../src/app.ts";
 import { type Cache, MemoryCache, UpstashCache } from "../src/platform/cache.ts";
 import { openDatabase } from "../src/platform/db.ts";
 import { silentLogger } from "../src/platform/logger.ts";
 import { issueTokens } from "../src/auth/tokens.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
+import { api } from "../harness/paths.ts";
 
 /** A request with how long it took. */
 async function timed(request: () => Promise<Reply>): Promise<Reply & { ms: number }> {
@@ -84,7 +85,7 @@ Deno.test("a PostgreSQL restart under load: fast 503s during the outage, recover
         const day = 10 + ((worker * 7 + i) % 18);
         const body = booking(`2027-04-${day}T${String((worker * 5 + i) % 22).padStart(2, "0")}:00:00Z`, 2, 700);
         const create = await timed(() =>
-          t.request("POST", "/api/v1/reservations/", { token: bookers[worker % 4].access, body })
+          t.request("POST", api("/reservations/"), { token: bookers[worker % 4].access, body })
         );
         replies.push({ ...create, phase });
         if (create.status === 201) {
@@ -155,7 +156,7 @@ Deno.test("a PostgreSQL that accepts connections but never answers gets 503s wit
         app.request("/healthz"),
         ...Array.from(
           { length: 4 },
-          () => app.request("/api/v1/users/me/", { headers: { Authorization: `Bearer ${access}` } }),
+          () => app.request(api("/users/me/"), { headers: { Authorization: `Bearer ${access}` } }),
         ),
       ]);
       assertEquals(health.status, 503);
@@ -181,15 +182,15 @@ Deno.test("with the Upstash endpoint down, revocation checks fail closed, rate l
     await proxy.stop();
 
     const replies = {
-      refresh: await timed(() => call("POST", "/api/v1/users/login/refresh/", { body: { refresh: alice.refresh } })),
+      refresh: await timed(() => call("POST", api("/users/login/refresh/"), { body: { refresh: alice.refresh } })),
       logout: await timed(() =>
-        call("POST", "/api/v1/users/logout/", { token: alice.access, body: { refresh: alice.refresh } })
+        call("POST", api("/users/logout/"), { token: alice.access, body: { refresh: alice.refresh } })
       ),
-      login: await timed(() => call("POST", "/api/v1/users/login/", { body: alice })),
+      login: await timed(() => call("POST", api("/users/login/"), { body: alice })),
       wrongPassword: await timed(() =>
-        call("POST", "/api/v1/users/login/", { body: { email: alice.email, password: "not-the-password" } })
+        call("POST", api("/users/login/"), { body: { email: alice.email, password: "not-the-password" } })
       ),
-      me: await timed(() => call("GET", "/api/v1/users/me/", { token: alice.access })),
+      me: await timed(() => call("GET", api("/users/me/"), { token: alice.access })),
       health: await timed(() => call("GET", "/healthz")),
     };
     assertProblem(replies.refresh, 503, "SERVICE_UNAVAILABLE");
@@ -203,7 +204,7 @@ Deno.test("with the Upstash endpoint down, revocation checks fail closed, rate l
 
     // The token the failed refresh carried was never spent: it still works once the cache is back.
     assertEquals(
-      (await t.request("POST", "/api/v1/users/login/refresh/", { body: { refresh: alice.refresh } })).status,
+      (await t.request("POST", api("/users/login/refresh/"), { body: { refresh: alice.refresh } })).status,
       200,
     );
   });
@@ -216,9 +217,9 @@ Deno.test("an Upstash endpoint that never answers cannot hang logins or token ch
       const call = appWithCache(t, new UpstashCache(`http://127.0.0.1:${hole.port}`, "token"));
       const alice = await t.customer();
       const refresh = await timed(() =>
-        call("POST", "/api/v1/users/login/refresh/", { body: { refresh: alice.refresh } })
+        call("POST", api("/users/login/refresh/"), { body: { refresh: alice.refresh } })
       );
-      const login = await timed(() => call("POST", "/api/v1/users/login/", { body: alice }));
+      const login = await timed(() => call("POST", api("/users/login/"), { body: alice }));
       const health = await timed(() => call("GET", "/healthz"));
       assertProblem(refresh, 503, "SERVICE_UNAVAILABLE");
       assertEquals(login.status, 200);
@@ -240,7 +241,7 @@ Deno.test("a client hanging up halfway through its request body leaves no user b
         password: "halfway-password",
         password2: "halfway-password",
       });
-      const head = `POST /api/v1/users/ HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\n` +
+      const head = `POST ${api("/users/")} HTTP/1.1\r\nHost: api.test\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${body.length}\r\n\r\n`;
       await sendAndHangUp(server.addr.port, head + body.slice(0, body.length - 10));
       await delay(200);
@@ -276,7 +277,7 @@ Deno.test("clients hanging up on their confirmations leave each reservation whol
       await Promise.all(pending.map((r) =>
         sendAndHangUp(
           server.addr.port,
-          `POST /api/v1/reservations/${r.id}/confirm/ HTTP/1.1\r\nHost: api.test\r\n` +
+          `POST ${api(`/reservations/${r.id}/confirm/`)} HTTP/1.1\r\nHost: api.test\r\n` +
             `Authorization: Bearer ${admin.access}\r\nContent-Length: 0\r\n\r\n`,
         )
       ));

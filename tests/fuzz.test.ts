@@ -3,6 +3,7 @@ import { assert, assertEquals } from "./support/assert.ts";
 import { type TestContext, withContext } from "./support/app.ts";
 import { assertHandled, assertProblem } from "./support/problems.ts";
 import { type JsonSchema, type Operation, operations } from "./support/spec.ts";
+import { api } from "../harness/paths.ts";
 
 // Every property sends what it generates through the real app on PostgreSQL + Redis and asks one thing of the
 // reply: a success, or a 4xx problem document that shows nothing of the inside (tests/support/problems.ts).
@@ -287,12 +288,12 @@ Deno.test("SQL injection in every string field, filter and id is stored verbatim
     // Stored verbatim: a password and an email made of SQL, read back exactly and usable to log in.
     const password = "'; DROP TABLE canary; --";
     const email = "o'hara'--@example.test";
-    const registered = await t.request("POST", "/api/v1/users/", {
+    const registered = await t.request("POST", api("/users/"), {
       body: { username: "ohara", email, password, password2: password },
     });
     assertEquals([registered.status, registered.body.email], [201, email]);
-    assertEquals((await t.request("POST", "/api/v1/users/login/", { body: { email, password } })).status, 200);
-    const wrong = await t.request("POST", "/api/v1/users/login/", { body: { email: "' OR '1'='1", password: "x" } });
+    assertEquals((await t.request("POST", api("/users/login/"), { body: { email, password } })).status, 200);
+    const wrong = await t.request("POST", api("/users/login/"), { body: { email: "' OR '1'='1", password: "x" } });
     assertProblem(wrong, 401, "INVALID_CREDENTIALS");
     assertEquals([...await t.sql`SELECT alive FROM canary`], [{ alive: true }]);
   });

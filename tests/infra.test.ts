@@ -1,7 +1,7 @@
 // No Docker engine runs the stack here: these checks read the files docker, compose and nginx would read.
 import { parse } from "yaml";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { findExecutable, run } from "./support/process.ts";
+import { findExecutable, run } from "../harness/process.ts";
 import { collectionPath, postmanCollection, serialize } from "../src/tasks/postman.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;

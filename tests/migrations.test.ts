@@ -1,5 +1,5 @@
 import { assertEquals } from "./support/assert.ts";
-import { freshDatabase } from "./support/servers.ts";
+import { freshDatabase } from "../harness/servers.ts";
 import { openDatabase } from "../src/platform/db.ts";
 import { migrate } from "../src/platform/migrate.ts";
 

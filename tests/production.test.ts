@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { delay } from "./support/process.ts";
-import { call, json, jwtSecret, readOnly, runToExit, startServer, stopServer } from "./support/server-process.ts";
-import { freshDatabase, startTestServers } from "./support/servers.ts";
+import { delay } from "../harness/process.ts";
+import { call, json, jwtSecret, readOnly, runToExit, startServer, stopServer } from "../harness/server-process.ts";
+import { freshDatabase, startTestServers } from "../harness/servers.ts";
+import { api } from "../harness/paths.ts";
 
 /** A request body the client sends in pieces, `pause` ms apart. */
 function slowBody(text: string, pieces: number, pause: number, onFirstPiece: () => void) {
@@ -48,7 +49,7 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
 
     await t.step("a body over 1 MB is refused with a 413 problem document", async () => {
       const oversized = { username: "x".repeat(1024 * 1024 + 1) };
-      const reply = await call(server, "/api/v1/users/", json(oversized, { "X-Request-Id": "too-large-1" }));
+      const reply = await call(server, api("/users/"), json(oversized, { "X-Request-Id": "too-large-1" }));
       assertEquals(reply.status, 413);
       assertEquals(reply.headers.get("content-type"), "application/problem+json");
       assertEquals(reply.body.code, "PAYLOAD_TOO_LARGE");
@@ -66,7 +67,7 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
           if (sent > 2 * 1024 * 1024) controller.close();
         },
       });
-      const reply = await call(server, "/api/v1/users/", {
+      const reply = await call(server, api("/users/"), {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body,
@@ -78,10 +79,10 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
     await t.step("log lines are JSON with the request id and never a password or a token", async () => {
       const password = "a-very-secret-password";
       const account = { username: "logged", email: "logged@example.test", password, password2: password };
-      assertEquals((await call(server, "/api/v1/users/", json(account))).status, 201);
-      const login = await call(server, "/api/v1/users/login/", json({ email: account.email, password }));
+      assertEquals((await call(server, api("/users/"), json(account))).status, 201);
+      const login = await call(server, api("/users/login/"), json({ email: account.email, password }));
       assertEquals(login.status, 200);
-      const me = await call(server, "/api/v1/users/me/", {
+      const me = await call(server, api("/users/me/"), {
         headers: { Authorization: `Bearer ${login.body.access}`, "X-Request-Id": "log-check-1" },
       });
       assertEquals(me.status, 200);
@@ -109,7 +110,7 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
       const account = { username: "slowpoke", email: "slow@example.test", password, password2: password };
       let firstPieceSent: () => void;
       const started = new Promise<void>((resolve) => firstPieceSent = resolve);
-      const response = fetch(`${server.url}/api/v1/users/`, {
+      const response = fetch(`${server.url}${api("/users/")}`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: slowBody(JSON.stringify(account), 10, 100, () => firstPieceSent()),

@@ -4,6 +4,7 @@ import { book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from 
 import { capacityDrift } from "../src/reservations/capacity.ts";
 import { createReservation } from "../src/reservations/reservations.service.ts";
 import { AppError } from "../src/http/problem.ts";
+import { api } from "../harness/paths.ts";
 
 // The test clock starts at 2027-04-01T00:00Z, so customers may book from 2027-04-04T00:00Z on.
 // Every step works on a day of its own so that capacity used by one step never leaks into another.
@@ -12,10 +13,10 @@ describeOnEveryBackend("reservations", async (step, t) => {
   const admin = await t.admin("root");
   const carol = await t.customer("carol");
   const dave = await t.customer("dave");
-  const reservation = (id: number) => `/api/v1/reservations/${id}/`;
+  const reservation = (id: number) => api(`/reservations/${id}/`);
 
   await step("a customer books a window and gets a pending reservation with UTC timestamps", async () => {
-    const reply = await t.request("POST", "/api/v1/reservations/", {
+    const reply = await t.request("POST", api("/reservations/"), {
       token: carol.access,
       body: { start_at: "2027-04-10T14:00:00+09:00", end_at: "2027-04-10T16:00:00+09:00", headcount: 1200 },
     });
@@ -59,7 +60,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
       [{ start_at: "2027-04-12T10:00:00Z", end_at: "2027-04-13T11:00:00Z" }, ["end_at"]],
     ] as const;
     for (const [window, paths] of refused) {
-      const reply = await t.request("POST", "/api/v1/reservations/", {
+      const reply = await t.request("POST", api("/reservations/"), {
         token: carol.access,
         body: { ...window, headcount: 10 },
       });
@@ -72,7 +73,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("headcount is an integer from 1 to MAX_CONCURRENT_EXAMINEES", async () => {
     for (const headcount of [0, -1, 1.5, "10", null, 50_001]) {
-      const reply = await t.request("POST", "/api/v1/reservations/", {
+      const reply = await t.request("POST", api("/reservations/"), {
         token: carol.access,
         body: { ...booking("2027-04-13T10:00:00Z", 1, 1), headcount },
       });
@@ -92,7 +93,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
       { start_at: good.start_at, headcount: 10 },
     ];
     for (const body of bodies) {
-      const reply = await t.request("POST", "/api/v1/reservations/", { token: carol.access, body });
+      const reply = await t.request("POST", api("/reservations/"), { token: carol.access, body });
       assertEquals(reply.status, 400, JSON.stringify(body));
       assertEquals(reply.body.code, "VALIDATION_ERROR");
     }
@@ -101,7 +102,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
   await step("a customer books exactly BOOKING_LEAD_DAYS ahead, but not one minute less", async () => {
     const body = booking("2027-04-20T10:00:00Z", 1, 10);
     await t.clock.at("2027-04-17T10:01:00Z", async () => {
-      const late = await t.request("POST", "/api/v1/reservations/", { token: await freshAccess(t, carol), body });
+      const late = await t.request("POST", api("/reservations/"), { token: await freshAccess(t, carol), body });
       assertEquals(late.status, 400);
       assertEquals(late.body.code, "BOOKING_DEADLINE_PASSED");
     });
@@ -115,7 +116,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
       const token = await freshAccess(t, admin);
       await book(t, token, booking("2027-04-21T10:00:00Z", 1, 10));
       for (const start of ["2027-04-21T09:00:00Z", "2027-04-21T08:00:00Z"]) {
-        const reply = await t.request("POST", "/api/v1/reservations/", {
+        const reply = await t.request("POST", api("/reservations/"), {
           token,
           body: booking(start, 2, 10),
         });
@@ -127,7 +128,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("with 30,000 confirmed on 14:00–16:00, 20,000 more are accepted and 20,001 refused", async () => {
     await bookConfirmed(t, dave.access, admin.access, booking("2027-04-22T14:00:00Z", 2, 30_000));
-    const refused = await t.request("POST", "/api/v1/reservations/", {
+    const refused = await t.request("POST", api("/reservations/"), {
       token: carol.access,
       body: booking("2027-04-22T13:00:00Z", 2, 20_001),
     });
@@ -223,7 +224,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
       t.clock.advance(1);
       ids.push((await book(t, erin.access, booking(`2027-04-30T${hour}:00:00Z`, 1, 5))).id);
     }
-    const reply = await t.request("GET", `/api/v1/reservations/?user_id=${carol.id}`, { token: erin.access });
+    const reply = await t.request("GET", api(`/reservations/?user_id=${carol.id}`), { token: erin.access });
     assertEquals(reply.status, 200);
     assertEquals(reply.body.count, 3);
     assertEquals(reply.body.results.map((r: { id: number }) => r.id), ids.reverse());
@@ -234,7 +235,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
     const early = await bookConfirmed(t, frank.access, admin.access, booking("2027-05-01T08:00:00Z", 2, 5));
     const late = await book(t, frank.access, booking("2027-05-01T12:00:00Z", 2, 5));
     const list = async (query: string) => {
-      const reply = await t.request("GET", `/api/v1/reservations/?user_id=${frank.id}&${query}`, {
+      const reply = await t.request("GET", api(`/reservations/?user_id=${frank.id}&${query}`), {
         token: admin.access,
       });
       assertEquals(reply.status, 200, query);
@@ -246,7 +247,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
     assertEquals(await list("from=2027-05-01T09:00:00Z&to=2027-05-01T12:00:00Z"), [early.id]);
     assertEquals(await list("from=2027-05-01T10:00:00Z"), [late.id]);
     assertEquals(await list("to=2027-05-01T12:00:00%2B00:00"), [early.id]);
-    const all = await t.request("GET", "/api/v1/reservations/", { token: admin.access });
+    const all = await t.request("GET", api("/reservations/"), { token: admin.access });
     assert(all.body.count > 2);
   });
 
@@ -260,18 +261,18 @@ describeOnEveryBackend("reservations", async (step, t) => {
         "page=0",
       ]
     ) {
-      const reply = await t.request("GET", `/api/v1/reservations/?${query}`, { token: admin.access });
+      const reply = await t.request("GET", api(`/reservations/?${query}`), { token: admin.access });
       assertEquals(reply.status, 400, query);
       assertEquals(reply.body.code, "VALIDATION_ERROR");
     }
   });
 
   await step("lists are paginated with absolute links; a page past the end is empty", async () => {
-    const first = await t.request("GET", "/api/v1/reservations/?page_size=2", { token: admin.access });
+    const first = await t.request("GET", api("/reservations/?page_size=2"), { token: admin.access });
     assertEquals(first.body.results.length, 2);
     assertEquals(first.body.previous, null);
-    assert(first.body.next.startsWith("http://api.test/api/v1/reservations"));
-    const past = await t.request("GET", "/api/v1/reservations/?page=999", { token: admin.access });
+    assert(first.body.next.startsWith(`http://api.test${api("/reservations")}`));
+    const past = await t.request("GET", api("/reservations/?page=999"), { token: admin.access });
     assertEquals([past.status, past.body.results], [200, []]);
   });
 
@@ -429,7 +430,7 @@ describeOnEveryBackend("reservations", async (step, t) => {
     await bookConfirmed(t, gina.access, admin.access, booking("2027-05-14T11:00:00Z", 1, 5_000));
     await book(t, gina.access, booking("2027-05-14T11:00:00Z", 1, 7_000));
     await bookConfirmed(t, dave.access, admin.access, booking("2027-05-14T11:00:00Z", 1, 1_000));
-    assertEquals((await t.request("DELETE", `/api/v1/users/${gina.id}/`, { token: admin.access })).status, 204);
+    assertEquals((await t.request("DELETE", api(`/users/${gina.id}/`), { token: admin.access })).status, 204);
     const slots = await confirmedOn(t, carol.access, "2027-05-14");
     assertEquals(
       ["10", "11", "12"].map((hour) => slots[`2027-05-14T${hour}:00:00.000Z`]),
@@ -438,13 +439,13 @@ describeOnEveryBackend("reservations", async (step, t) => {
   });
 
   await step("a bad id is 400, no token is 401, and paths work without their trailing slash", async () => {
-    assertEquals((await t.request("GET", "/api/v1/reservations/abc/", { token: carol.access })).status, 400);
-    assertEquals((await t.request("GET", "/api/v1/reservations/")).status, 401);
-    assertEquals((await t.request("GET", "/api/v1/reservations", { token: carol.access })).status, 200);
+    assertEquals((await t.request("GET", api("/reservations/abc/"), { token: carol.access })).status, 400);
+    assertEquals((await t.request("GET", api("/reservations/"))).status, 401);
+    assertEquals((await t.request("GET", api("/reservations"), { token: carol.access })).status, 200);
     const own = await book(t, carol.access, booking("2027-05-15T10:00:00Z", 1, 5));
-    assertEquals((await t.request("GET", `/api/v1/reservations/${own.id}`, { token: carol.access })).status, 200);
+    assertEquals((await t.request("GET", api(`/reservations/${own.id}`), { token: carol.access })).status, 200);
     assertEquals(
-      (await t.request("POST", `/api/v1/reservations/${own.id}/confirm`, { token: admin.access })).status,
+      (await t.request("POST", api(`/reservations/${own.id}/confirm`), { token: admin.access })).status,
       200,
     );
   });

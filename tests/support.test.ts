@@ -2,7 +2,7 @@ import { rejects } from "node:assert/strict";
 import postgres from "postgres";
 import { Redis } from "@upstash/redis";
 import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
-import { freshDatabase, startTestServers } from "./support/servers.ts";
+import { freshDatabase, startTestServers } from "../harness/servers.ts";
 
 Deno.test("each fresh database is an empty PostgreSQL 15 database of its own", async () => {
   const [first, second] = await Promise.all([freshDatabase(), freshDatabase()]);

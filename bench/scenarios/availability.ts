@@ -3,6 +3,7 @@ import { assertOutcomes, drive, round } from "../driver.ts";
 import { startService } from "../service.ts";
 import { futureDay, isoDate } from "./dates.ts";
 import type { Scenario } from "./types.ts";
+import { api } from "../../harness/paths.ts";
 
 const smallSet = 1_000;
 const days = 365;
@@ -38,7 +39,7 @@ export const availability: Scenario = {
     const service = await startService(options);
     try {
       const customer = await service.user("availability-customer");
-      const path = `/api/v1/availability/?date=${isoDate(futureDay(days / 2 | 0))}`;
+      const path = api(`/availability/?date=${isoDate(futureDay(days / 2 | 0))}`);
       const measure = async (label: string) => {
         const sample = await drive({
           concurrency: options.concurrency,

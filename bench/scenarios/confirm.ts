@@ -7,6 +7,7 @@ import { assertOutcomes, round, type Run, run, type Sample, summarize } from "..
 import { defaults, startService } from "../service.ts";
 import { futureDay, hours } from "./dates.ts";
 import type { Scenario } from "./types.ts";
+import { api } from "../../harness/paths.ts";
 
 const capacity = defaults.MAX_CONCURRENT_EXAMINEES;
 const warmups = 100;
@@ -60,7 +61,7 @@ export const confirm: Scenario = {
           total: ids.length,
           operation: async (i) =>
             String(
-              (await service.call("POST", `/api/v1/reservations/${ids[i]}/confirm/`, { token: admin.access })).status,
+              (await service.call("POST", api(`/reservations/${ids[i]}/confirm/`), { token: admin.access })).status,
             ),
         });
       const deps = { sql: service.sql, config: defaults, clock: systemClock };

@@ -3,6 +3,7 @@ import { startService } from "../service.ts";
 import { constantPath } from "../server.ts";
 import { futureDay, hours } from "./dates.ts";
 import type { Scenario } from "./types.ts";
+import { api } from "../../harness/paths.ts";
 
 const customers = 4;
 
@@ -31,7 +32,7 @@ export const create: Scenario = {
       assertOutcomes("constant route", constant, ["200"]);
       const created = await drive({
         ...load,
-        operation: async (i) => String((await service.call("POST", "/api/v1/reservations/", request(i))).status),
+        operation: async (i) => String((await service.call("POST", api("/reservations/"), request(i))).status),
       });
       assertOutcomes("create reservation", created, ["201"]);
       return {

@@ -2,6 +2,7 @@ import bcrypt from "bcryptjs";
 import { assertOutcomes, drive, round } from "../driver.ts";
 import { defaults, startService } from "../service.ts";
 import type { Scenario } from "./types.ts";
+import { api } from "../../harness/paths.ts";
 
 /** Login throughput against bare bcryptjs.compare at the same cost, both in one process. */
 export const login: Scenario = {
@@ -15,7 +16,7 @@ export const login: Scenario = {
         concurrency: options.concurrency,
         seconds: options.seconds,
         warmup: 1,
-        operation: async () => String((await service.call("POST", "/api/v1/users/login/", { body })).status),
+        operation: async () => String((await service.call("POST", api("/users/login/"), { body })).status),
       });
       assertOutcomes("login over HTTP", http, ["200"]);
 

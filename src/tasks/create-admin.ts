@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { bootstrap } from "../platform/bootstrap.ts";
+import { bootstrap } from "../bootstrap.ts";
 import { hashPassword } from "../auth/passwords.ts";
 import { ensureAdmin } from "../users/users.service.ts";
 

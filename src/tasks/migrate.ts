@@ -1,4 +1,4 @@
-import { bootstrap } from "../platform/bootstrap.ts";
+import { bootstrap } from "../bootstrap.ts";
 
 // bootstrap() applies pending migrations; this task only has to close the connection afterwards.
 const { database } = await bootstrap();

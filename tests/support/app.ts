@@ -6,7 +6,8 @@ import { migrate } from "../../src/platform/migrate.ts";
 import { silentLogger } from "../../src/platform/logger.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createUser } from "../../src/users/users.service.ts";
-import { freshDatabase, startTestServers } from "./servers.ts";
+import { freshDatabase, startTestServers } from "../../harness/servers.ts";
+import { api } from "../../harness/paths.ts";
 
 export type Backend = "postgres+redis" | "embedded";
 
@@ -101,7 +102,7 @@ export async function createTestContext(
   async function customer(name = `customer${++serial}`) {
     const email = `${name}@example.test`;
     const password = `${name}-password`;
-    const registered = await request("POST", "/api/v1/users/", {
+    const registered = await request("POST", api("/users/"), {
       body: { username: name, email, password, password2: password },
     });
     if (registered.status !== 201) throw new Error(`register failed: ${JSON.stringify(registered.body)}`);
@@ -124,7 +125,7 @@ export async function createTestContext(
   }
 
   async function login(email: string, password: string) {
-    const reply = await request("POST", "/api/v1/users/login/", { body: { email, password } });
+    const reply = await request("POST", api("/users/login/"), { body: { email, password } });
     if (reply.status !== 200) throw new Error(`login failed: ${JSON.stringify(reply.body)}`);
     return reply.body;
   }

@@ -1,7 +1,7 @@
 // The real server as its own process, for the behaviours only a process shows: start-up, signals, logs.
 import { delay, freePort } from "./process.ts";
 
-const mainModule = new URL("../../src/main.ts", import.meta.url).pathname;
+const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
 export const jwtSecret = "production-test-secret-long-enough-for-hs256";
 export const readOnly = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys"];
 const passthrough = ["PATH", "HOME", "DENO_DIR"];
@@ -112,7 +112,7 @@ export const json = (body: unknown, headers: Record<string, string> = {}) => ({
 export async function runTask(args: string[], env: Record<string, string>) {
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", ...args],
-    cwd: new URL("../..", import.meta.url).pathname,
+    cwd: new URL("..", import.meta.url).pathname,
     clearEnv: true,
     env: serverEnv(env),
     stdin: "null",

@@ -1,10 +1,10 @@
-import { type Config, ConfigError, loadConfig } from "../config.ts";
-import { type Database, openDatabase } from "./db.ts";
-import { migrate } from "./migrate.ts";
-import { openCache } from "./cache.ts";
-import { systemClock } from "./clock.ts";
-import { createJsonLogger } from "./logger.ts";
-import type { Deps } from "../deps.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { type Database, openDatabase } from "./platform/db.ts";
+import { migrate } from "./platform/migrate.ts";
+import { openCache } from "./platform/cache.ts";
+import { systemClock } from "./platform/clock.ts";
+import { createJsonLogger } from "./platform/logger.ts";
+import type { Deps } from "./deps.ts";
 
 /** Loads the configuration and opens a migrated database, or exits with one clear line. */
 export async function bootstrap(): Promise<{ config: Config; database: Database }> {
