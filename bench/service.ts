@@ -3,7 +3,7 @@ import { migrate } from "../src/platform/migrate.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
 import { createUser } from "../src/users/users.service.ts";
 import { loadConfig } from "../src/config.ts";
-import type { User } from "../src/users/users.schemas.ts";
+import type { User } from "../src/auth/auth.schemas.ts";
 import { freshDatabase } from "../harness/servers.ts";
 import { freePort } from "../harness/process.ts";
 import { answersHealthz } from "../harness/server-process.ts";
@@ -79,7 +79,7 @@ export async function startService(options: Options): Promise<Service> {
   const passwordHash = await hashPassword("bench-password", defaults.BCRYPT_COST);
   const user = async (name: string, isAdmin = false) => {
     const email = `${name}@bench.test`;
-    const created = await createUser(database.sql, { username: name, email, passwordHash, isAdmin });
+    const created = await createUser(database, { username: name, email, passwordHash, isAdmin });
     const login = await call("POST", api("/users/login/"), { body: { email, password: "bench-password" } });
     if (login.status !== 200) throw new Error(`login of ${name} failed: ${login.status} ${login.text}`);
     return { ...created, password: "bench-password", access: JSON.parse(login.text).access as string };

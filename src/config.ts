@@ -20,6 +20,7 @@ const schema = z.object({
   CORS_ORIGINS: z.string().default(""),
   MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
   REGISTER_LIMIT: positiveInt.default(20),
+  LOGIN_LIMIT: positiveInt.default(10),
   TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),

@@ -7,7 +7,7 @@ import { ensureAdmin } from "./users/users.service.ts";
 const { config, database } = await bootstrap();
 if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   const password = config.ADMIN_PASSWORD;
-  await ensureAdmin(database.sql, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
+  await ensureAdmin(database, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
 }
 
 const deps = serverDeps(config, database);

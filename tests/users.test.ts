@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { createTestContext, describeOnEveryBackend, withContext } from "./support/app.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
-import { ensureAdmin, findCredentials } from "../src/users/users.service.ts";
+import { ensureAdmin } from "../src/users/users.service.ts";
+import { findCredentials } from "../src/auth/auth.service.ts";
 import { api } from "../harness/paths.ts";
 
 const register = (body: Record<string, unknown>) => ({ body });
@@ -150,11 +151,11 @@ Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and ne
   const t = await createTestContext();
   try {
     const hash = () => hashPassword("admin-password-1", 4);
-    const created = await ensureAdmin(t.sql, "boss@example.test", hash);
+    const created = await ensureAdmin(t, "boss@example.test", hash);
     assertEquals(created.is_admin, true);
-    const again = await ensureAdmin(t.sql, "BOSS@example.test", () => hashPassword("changed-password", 4));
+    const again = await ensureAdmin(t, "BOSS@example.test", () => hashPassword("changed-password", 4));
     assertEquals(again.id, created.id);
-    const before = await findCredentials(t.sql, "boss@example.test");
+    const before = await findCredentials(t, "boss@example.test");
     assertEquals(
       (await t.request("POST", api("/users/login/"), {
         body: { email: "boss@example.test", password: "admin-password-1" },
@@ -162,9 +163,9 @@ Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and ne
       200,
     );
     const customer = await t.customer("promotable");
-    assertEquals((await ensureAdmin(t.sql, customer.email, hash)).id, customer.id);
+    assertEquals((await ensureAdmin(t, customer.email, hash)).id, customer.id);
     assertEquals((await t.request("GET", api("/users/"), { token: customer.access })).status, 200);
-    assertEquals((await findCredentials(t.sql, "boss@example.test"))?.password_hash, before?.password_hash);
+    assertEquals((await findCredentials(t, "boss@example.test"))?.password_hash, before?.password_hash);
   } finally {
     await t.close();
   }

@@ -1,26 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
-import { requireUser } from "./guard.ts";
-import { bearerAuth, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
-
-const TokenPairSchema = z.object({
-  access: z.string(),
-  refresh: z.string(),
-  token_type: z.literal("Bearer"),
-  expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds", example: 900 }),
-}).openapi("TokenPair");
-
-const LoginSchema = z.object({
-  email: z.string().trim().min(1).max(254).openapi({ example: "exams@acme.example" }),
-  password: z.string().min(1).max(1024).openapi({ example: "correct horse battery" }),
-}).openapi("Login");
-
-const RefreshSchema = z.object({ refresh: z.string().min(1).max(4096) }).openapi("Refresh");
+import { createRoute } from "@hono/zod-openapi";
+import { guardedRoute, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
+import { signedIn } from "./guard.ts";
+import { LoginSchema, RefreshSchema, TokenPairSchema } from "./auth.schemas.ts";
 
 const tags = ["auth"];
 
 export const login = createRoute({
   method: "post",
   path: "/users/login",
+  operationId: "loginUser",
   tags,
   summary: "Log in with email and password",
   request: { body: jsonBody(LoginSchema) },
@@ -30,19 +18,19 @@ export const login = createRoute({
 export const refresh = createRoute({
   method: "post",
   path: "/users/login/refresh",
+  operationId: "refreshToken",
   tags,
   summary: "Trade a refresh token for a new pair (the old one is spent)",
   request: { body: jsonBody(RefreshSchema) },
   responses: { 200: jsonResponse(TokenPairSchema, "A new token pair"), ...problems(400, 401, 503) },
 });
 
-export const logout = createRoute({
+export const logout = guardedRoute(signedIn, {
   method: "post",
   path: "/users/logout",
+  operationId: "logoutUser",
   tags,
   summary: "Revoke one of your refresh tokens",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { body: jsonBody(RefreshSchema) },
-  responses: { 204: { description: "Logged out" }, ...problems(400, 401, 503) },
+  responses: { 204: { description: "Logged out" }, ...problems(400, 503) },
 });

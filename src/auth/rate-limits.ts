@@ -19,11 +19,14 @@ async function takeAttempt(cache: Cache, key: string, { limit, windowSeconds, re
 }
 
 const loginKey = (email: string) => `login:failures:${email.toLowerCase()}`;
-const failedLogins = { limit: 10, windowSeconds: 15 * 60, refusal: "Too many failed logins for this email" };
 
-/** Failed logins per email: each attempt counts as a failure until it succeeds. */
-export function takeLoginAttempt(cache: Cache, email: string): Promise<void> {
-  return takeAttempt(cache, loginKey(email), failedLogins);
+/** Failed logins per email, LOGIN_LIMIT per 15 minutes: each attempt counts as a failure until it succeeds. */
+export function takeLoginAttempt(cache: Cache, config: { LOGIN_LIMIT: number }, email: string): Promise<void> {
+  return takeAttempt(cache, loginKey(email), {
+    limit: config.LOGIN_LIMIT,
+    windowSeconds: 15 * 60,
+    refusal: "Too many failed logins for this email",
+  });
 }
 
 /** A successful login is not a failure: its attempt no longer counts. */

@@ -1,15 +1,13 @@
-import { createRoute } from "@hono/zod-openapi";
-import { bearerAuth, jsonResponse, problems } from "../http/openapi.ts";
-import { requireUser } from "../auth/guard.ts";
+import { guardedRoute, jsonResponse, problems } from "../http/openapi.ts";
+import { signedIn } from "../auth/guard.ts";
 import { AvailabilityQuery, AvailabilitySchema } from "./availability.schemas.ts";
 
-export const availability = createRoute({
+export const availability = guardedRoute(signedIn, {
   method: "get",
   path: "/availability",
+  operationId: "getAvailability",
   tags: ["availability"],
   summary: "Confirmed and remaining capacity of every slot of a UTC day or a window",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { query: AvailabilityQuery },
-  responses: { 200: jsonResponse(AvailabilitySchema, "One entry per slot, in order"), ...problems(400, 401, 503) },
+  responses: { 200: jsonResponse(AvailabilitySchema, "One entry per slot, in order"), ...problems(400, 503) },
 });

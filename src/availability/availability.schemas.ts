@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { Instant } from "../reservations/reservations.schemas.ts";
+import { Instant, Timestamp } from "../http/schemas.ts";
 
 export const AvailabilityQuery = z.object({
   date: z.iso.date().optional().openapi({ description: "A UTC day", example: "2027-04-15" }),
@@ -7,13 +7,11 @@ export const AvailabilityQuery = z.object({
   to: Instant.optional().openapi({ description: "End of the last slot (exclusive, at most 31 days after `from`)" }),
 });
 
-const timestamp = z.iso.datetime().openapi({ example: "2027-04-15T14:00:00.000Z" });
-
 export const AvailabilitySchema = z.object({
   slots: z.array(
     z.object({
-      start_at: timestamp,
-      end_at: timestamp,
+      start_at: Timestamp,
+      end_at: Timestamp,
       capacity: z.number().int().openapi({ example: 50_000 }),
       confirmed: z.number().int().openapi({ example: 30_000 }),
       remaining: z.number().int().openapi({ example: 20_000 }),

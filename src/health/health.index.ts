@@ -9,6 +9,7 @@ const HealthSchema = z.object({ status: Status, db: Status, cache: Status }).ope
 const health = createRoute({
   method: "get",
   path: "/healthz",
+  operationId: "getHealth",
   tags: ["service"],
   summary: "Liveness of the service and its dependencies",
   responses: {

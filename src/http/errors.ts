@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { isDatabaseUnreachable, UnavailableError } from "../platform/unavailable.ts";
+import { UnavailableError } from "../platform/unavailable.ts";
+import { isDatabaseUnreachable, isDataException } from "../platform/db.ts";
 import type { AppEnv } from "./router.ts";
 import { AppError, problemResponse } from "./problem.ts";
 
@@ -20,10 +21,7 @@ function toAppError(error: unknown): AppError | undefined {
     if (error.status === 413) return new AppError("PAYLOAD_TOO_LARGE");
   }
   // Data exceptions (22xxx) are input the schemas let through but the database refuses: still the client's.
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code === "string" && code.startsWith("22")) {
-    return new AppError("VALIDATION_ERROR", "A value is out of the accepted range");
-  }
+  if (isDataException(error)) return new AppError("VALIDATION_ERROR", "A value is out of the accepted range");
   return undefined;
 }
 

@@ -1,22 +1,18 @@
-import { z } from "@hono/zod-openapi";
-import type { ErrorCode } from "./problem.ts";
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { errorCodes } from "./problem.ts";
 
 export const ProblemSchema = z.object({
   type: z.string(),
   title: z.string(),
   status: z.number().int(),
   detail: z.string(),
-  code: z.string() as z.ZodType<ErrorCode>,
+  code: z.enum(errorCodes),
   errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
   request_id: z.string().optional(),
 }).openapi("Problem");
 
 export const bearerAuth = [{ bearerAuth: [] }];
-
-/** A database id in the path: a positive PostgreSQL integer, so nothing larger reaches a query. */
-export const IdParam = z.object({
-  id: z.coerce.number().int().min(1).max(2_147_483_647).openapi({ param: { name: "id", in: "path" }, example: 1 }),
-});
 
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
@@ -26,7 +22,7 @@ export function jsonResponse<T extends z.ZodType>(schema: T, description: string
   return { description, content: { "application/json": { schema } } };
 }
 
-const problemDescriptions: Record<number, string> = {
+const problemDescriptions = {
   400: "Invalid input or a broken booking rule",
   401: "Missing, invalid or expired credentials",
   403: "Not allowed for this user",
@@ -35,14 +31,44 @@ const problemDescriptions: Record<number, string> = {
   413: "Body over the size limit",
   429: "Too many attempts",
   503: "A dependency is unreachable",
+} as const;
+
+type ProblemStatus = keyof typeof problemDescriptions;
+type ProblemResponse = {
+  description: string;
+  content: { "application/problem+json": { schema: typeof ProblemSchema } };
 };
 
-/** The problem-document responses a route can give, for the generated spec. */
-export function problems(...statuses: (keyof typeof problemDescriptions)[]) {
-  return Object.fromEntries(
-    statuses.map((status) => [
-      status,
-      { description: problemDescriptions[status], content: { "application/problem+json": { schema: ProblemSchema } } },
-    ]),
-  );
+/** The problem-document responses a route can give, keyed by their literal status so typed clients see them. */
+export function problems<const S extends ProblemStatus[]>(...statuses: S): { [K in S[number]]: ProblemResponse } {
+  return Object.fromEntries(statuses.map((status) => [status, {
+    description: problemDescriptions[status],
+    content: { "application/problem+json": { schema: ProblemSchema } },
+  }])) as { [K in S[number]]: ProblemResponse };
+}
+
+/** Who may call a route: the middleware that enforces it, how the spec declares it, and the problems it adds. */
+export type Access = {
+  middleware: MiddlewareHandler[];
+  security: RouteConfig["security"];
+  responses: RouteConfig["responses"];
+};
+
+type GuardedRoute<A extends Access, R extends RouteConfig> =
+  & Omit<R, "responses">
+  & Pick<A, "middleware" | "security">
+  & { responses: A["responses"] & R["responses"] };
+
+/** `createRoute` for a route behind an access rule: its middleware, security and problem responses merged in. */
+export function guardedRoute<A extends Access, P extends string, R extends Omit<RouteConfig, "path"> & { path: P }>(
+  access: A,
+  route: R,
+) {
+  const guarded = {
+    ...route,
+    middleware: access.middleware,
+    security: access.security,
+    responses: { ...access.responses, ...route.responses },
+  } as GuardedRoute<A, R>;
+  return createRoute(guarded);
 }

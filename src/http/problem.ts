@@ -2,52 +2,26 @@ import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ZodError } from "zod";
 
-export type ErrorCode =
-  | "VALIDATION_ERROR"
-  | "BOOKING_DEADLINE_PASSED"
-  | "UNAUTHENTICATED"
-  | "INVALID_CREDENTIALS"
-  | "FORBIDDEN"
-  | "NOT_FOUND"
-  | "USER_EXISTS"
-  | "CAPACITY_EXCEEDED"
-  | "RESERVATION_NOT_PENDING"
-  | "PAYLOAD_TOO_LARGE"
-  | "RATE_LIMITED"
-  | "INTERNAL"
-  | "SERVICE_UNAVAILABLE";
+/** Every error code of the contract: its HTTP status and the title its problem documents carry. */
+const errorTable = {
+  VALIDATION_ERROR: { status: 400, title: "Invalid request" },
+  BOOKING_DEADLINE_PASSED: { status: 400, title: "Booking deadline passed" },
+  UNAUTHENTICATED: { status: 401, title: "Authentication required" },
+  INVALID_CREDENTIALS: { status: 401, title: "Invalid credentials" },
+  FORBIDDEN: { status: 403, title: "Forbidden" },
+  NOT_FOUND: { status: 404, title: "Not found" },
+  USER_EXISTS: { status: 409, title: "User already exists" },
+  CAPACITY_EXCEEDED: { status: 409, title: "Capacity exceeded" },
+  RESERVATION_NOT_PENDING: { status: 409, title: "Reservation is not pending" },
+  PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },
+  RATE_LIMITED: { status: 429, title: "Too many requests" },
+  INTERNAL: { status: 500, title: "Internal server error" },
+  SERVICE_UNAVAILABLE: { status: 503, title: "Service unavailable" },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
 
-const statusOf: Record<ErrorCode, ContentfulStatusCode> = {
-  VALIDATION_ERROR: 400,
-  BOOKING_DEADLINE_PASSED: 400,
-  UNAUTHENTICATED: 401,
-  INVALID_CREDENTIALS: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  USER_EXISTS: 409,
-  CAPACITY_EXCEEDED: 409,
-  RESERVATION_NOT_PENDING: 409,
-  PAYLOAD_TOO_LARGE: 413,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  SERVICE_UNAVAILABLE: 503,
-};
+export type ErrorCode = keyof typeof errorTable;
 
-const titleOf: Record<ErrorCode, string> = {
-  VALIDATION_ERROR: "Invalid request",
-  BOOKING_DEADLINE_PASSED: "Booking deadline passed",
-  UNAUTHENTICATED: "Authentication required",
-  INVALID_CREDENTIALS: "Invalid credentials",
-  FORBIDDEN: "Forbidden",
-  NOT_FOUND: "Not found",
-  USER_EXISTS: "User already exists",
-  CAPACITY_EXCEEDED: "Capacity exceeded",
-  RESERVATION_NOT_PENDING: "Reservation is not pending",
-  PAYLOAD_TOO_LARGE: "Payload too large",
-  RATE_LIMITED: "Too many requests",
-  INTERNAL: "Internal server error",
-  SERVICE_UNAVAILABLE: "Service unavailable",
-};
+export const errorCodes = Object.keys(errorTable) as [ErrorCode, ...ErrorCode[]];
 
 export type FieldError = { path: string; message: string };
 
@@ -56,12 +30,12 @@ export class AppError extends Error {
   readonly status: ContentfulStatusCode;
   constructor(
     readonly code: ErrorCode,
-    detail: string = titleOf[code],
+    detail: string = errorTable[code].title,
     readonly extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
   ) {
     super(detail);
     this.name = "AppError";
-    this.status = statusOf[code];
+    this.status = errorTable[code].status;
   }
 }
 
@@ -78,7 +52,7 @@ export type Problem = {
 export function problemOf(error: AppError, requestId?: string): Problem {
   return {
     type: `https://errors.exam-slots.dev/${error.code.toLowerCase().replaceAll("_", "-")}`,
-    title: titleOf[error.code],
+    title: errorTable[error.code].title,
     status: error.status,
     detail: error.message,
     code: error.code,

@@ -1,13 +1,10 @@
 import { OpenAPIHono, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import type { Deps } from "../deps.ts";
-import type { User } from "../users/users.schemas.ts";
 import { validationError } from "./problem.ts";
 
 export type AppEnv = {
   Variables: {
     deps: Deps;
-    requestId: string;
-    user: User;
   };
 };
 

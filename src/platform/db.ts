@@ -7,6 +7,35 @@ export type Tx = postgres.TransactionSql<{}>;
 
 export type Database = { sql: Sql; close(): Promise<void> };
 
+/** The SQLSTATE of an error the server raised, e.g. "23505"; undefined for anything else. */
+const sqlState = (error: unknown) => error instanceof postgres.PostgresError ? error.code : undefined;
+
+export const isUniqueViolation = (error: unknown) => sqlState(error) === "23505";
+export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23503";
+/** Class 22, data exceptions: a value the schemas let through but the database refuses. */
+export const isDataException = (error: unknown) => sqlState(error)?.startsWith("22") ?? false;
+
+// postgres.js reports its own connection failures as plain errors with these codes.
+const connectionErrorCodes = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "CONNECT_TIMEOUT",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+]);
+
+/** True for errors that mean "the server is not reachable right now", not "the query is wrong". */
+export function isDatabaseUnreachable(error: unknown): boolean {
+  const state = sqlState(error);
+  // 08xxx: connection exceptions; 57P0x: the server is shutting down or starting up.
+  if (state) return state.startsWith("08") || /^57P0[1-4]$/.test(state);
+  const code = error instanceof Error && "code" in error ? error.code : undefined;
+  return typeof code === "string" && connectionErrorCodes.has(code);
+}
+
 type DatabaseConfig = { DATABASE_URL?: string; DATA_DIR: string; DB_POOL_MAX: number };
 
 const connectionOptions = {

@@ -5,23 +5,3 @@ export class UnavailableError extends Error {
     this.name = "UnavailableError";
   }
 }
-
-const connectionErrorCodes = new Set([
-  "ECONNREFUSED",
-  "ECONNRESET",
-  "EPIPE",
-  "ETIMEDOUT",
-  "CONNECT_TIMEOUT",
-  "CONNECTION_CLOSED",
-  "CONNECTION_ENDED",
-  "CONNECTION_DESTROYED",
-]);
-
-/** True for postgres.js errors that mean "the server is not reachable right now", not "the query is wrong". */
-export function isDatabaseUnreachable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code !== "string") return false;
-  // 08xxx: connection exceptions; 57P0x: the server is shutting down or starting up.
-  return connectionErrorCodes.has(code) || code.startsWith("08") || /^57P0[1-4]$/.test(code);
-}

@@ -2,6 +2,7 @@ import type postgres from "postgres";
 import type { Config } from "../config.ts";
 import type { Sql, Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
+import { minuteMs } from "../platform/clock.ts";
 
 /** `[start_at, end_at)`, covering every slot that starts inside it. */
 export type Window = { start_at: Date; end_at: Date };
@@ -16,8 +17,6 @@ export type SlotUsage = Window & { capacity: number; confirmed: number; remainin
 export type Drift = { slot_start: Date; counted: number; expected: number };
 
 type SlotChange = { slot_start: Date; confirmed: number; delta: number };
-
-const minuteMs = 60_000;
 
 const slotStep = (sql: Sql | Tx, slotMinutes: number) => sql`make_interval(mins => ${slotMinutes}::int)`;
 

@@ -18,13 +18,13 @@ export const create: AppRouteHandler<typeof routes.create> = async (c) => {
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { page, page_size, ...filters } = c.req.valid("query");
-  const { count, reservations } = await listReservations(c.var.deps.sql, c.var.user, filters, { page, page_size });
+  const { count, reservations } = await listReservations(c.var.deps, c.var.user, filters, { page, page_size });
   return c.json(paginated(publicUrl(c, c.var.deps.config.TRUST_PROXY), { page, page_size }, count, reservations), 200);
 };
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   const { id } = c.req.valid("param");
-  return c.json(await getReservation(c.var.deps.sql, c.var.user, id), 200);
+  return c.json(await getReservation(c.var.deps, c.var.user, id), 200);
 };
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {

@@ -1,6 +1,6 @@
-import { createRoute } from "@hono/zod-openapi";
-import { bearerAuth, IdParam, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
-import { requireAdmin, requireUser } from "../auth/guard.ts";
+import { guardedRoute, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
+import { IdParam } from "../http/schemas.ts";
+import { adminOnly, signedIn } from "../auth/guard.ts";
 import {
   BookingChangesSchema,
   BookingSchema,
@@ -11,71 +11,65 @@ import {
 
 const tags = ["reservations"];
 
-export const create = createRoute({
+export const create = guardedRoute(signedIn, {
   method: "post",
   path: "/reservations",
+  operationId: "createReservation",
   tags,
   summary: "Request a reservation (pending until an admin confirms it)",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { body: jsonBody(BookingSchema) },
-  responses: { 201: jsonResponse(ReservationSchema, "The pending reservation"), ...problems(400, 401, 409, 503) },
+  responses: { 201: jsonResponse(ReservationSchema, "The pending reservation"), ...problems(400, 409, 503) },
 });
 
-export const list = createRoute({
+export const list = guardedRoute(signedIn, {
   method: "get",
   path: "/reservations",
+  operationId: "listReservations",
   tags,
   summary: "Your reservations (an admin: everyone's), newest first",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { query: ReservationListQuery },
-  responses: { 200: jsonResponse(ReservationPageSchema, "A page of reservations"), ...problems(400, 401, 503) },
+  responses: { 200: jsonResponse(ReservationPageSchema, "A page of reservations"), ...problems(400, 503) },
 });
 
-export const get = createRoute({
+export const get = guardedRoute(signedIn, {
   method: "get",
   path: "/reservations/{id}",
+  operationId: "getReservation",
   tags,
   summary: "One reservation (yours, or any for an admin)",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { params: IdParam },
-  responses: { 200: jsonResponse(ReservationSchema, "The reservation"), ...problems(400, 401, 404, 503) },
+  responses: { 200: jsonResponse(ReservationSchema, "The reservation"), ...problems(400, 404, 503) },
 });
 
-export const update = createRoute({
+export const update = guardedRoute(signedIn, {
   method: "patch",
   path: "/reservations/{id}",
+  operationId: "updateReservation",
   tags,
   summary: "Change the window or headcount (owner while pending, admin always)",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { params: IdParam, body: jsonBody(BookingChangesSchema) },
-  responses: { 200: jsonResponse(ReservationSchema, "The changed reservation"), ...problems(400, 401, 404, 409, 503) },
+  responses: { 200: jsonResponse(ReservationSchema, "The changed reservation"), ...problems(400, 404, 409, 503) },
 });
 
-export const remove = createRoute({
+export const remove = guardedRoute(signedIn, {
   method: "delete",
   path: "/reservations/{id}",
+  operationId: "deleteReservation",
   tags,
   summary: "Delete a reservation (owner while pending, admin always)",
-  middleware: [requireUser] as const,
-  security: bearerAuth,
   request: { params: IdParam },
-  responses: { 204: { description: "Deleted" }, ...problems(400, 401, 404, 409, 503) },
+  responses: { 204: { description: "Deleted" }, ...problems(400, 404, 409, 503) },
 });
 
-export const confirm = createRoute({
+export const confirm = guardedRoute(adminOnly, {
   method: "post",
   path: "/reservations/{id}/confirm",
+  operationId: "confirmReservation",
   tags,
   summary: "Confirm a pending reservation against the remaining capacity (admin)",
-  middleware: [requireUser, requireAdmin] as const,
-  security: bearerAuth,
   request: { params: IdParam },
   responses: {
     200: jsonResponse(ReservationSchema, "The confirmed reservation"),
-    ...problems(400, 401, 403, 404, 409, 503),
+    ...problems(400, 404, 409, 503),
   },
 });

@@ -1,5 +1,6 @@
 import type { Deps } from "../deps.ts";
-import type { Sql, Tx } from "../platform/db.ts";
+import { isForeignKeyViolation, type Sql, type Tx } from "../platform/db.ts";
+import type { Caller } from "../auth/auth.schemas.ts";
 import { AppError } from "../http/problem.ts";
 import { offsetOf, type Page } from "../http/pagination.ts";
 import { assertFits, type Hold, shiftCapacity } from "./capacity.ts";
@@ -7,7 +8,6 @@ import { assertBookingOpen, assertValidBooking } from "./rules.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
-type Caller = { id: number; is_admin: boolean };
 
 type ReservationRow = Hold & {
   id: number;
@@ -29,8 +29,6 @@ const toReservation = (row: ReservationRow): Reservation => ({
   updated_at: row.updated_at.toISOString(),
   confirmed_at: row.confirmed_at?.toISOString() ?? null,
 });
-
-const foreignKeyViolation = "23503";
 
 const notFound = () => new AppError("NOT_FOUND", "No such reservation");
 const notPending = (detail: string) => new AppError("RESERVATION_NOT_PENDING", detail);
@@ -55,14 +53,14 @@ export async function createReservation({ sql, config, clock }: ServiceDeps, cal
     VALUES (${caller.id}, ${booking.start_at}, ${booking.end_at}, ${booking.headcount}, ${now}, ${now})
     RETURNING *`.catch((error) => {
     // The caller's account was deleted while this request was in flight: their token no longer stands.
-    if (error?.code === foreignKeyViolation) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
+    if (isForeignKeyViolation(error)) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
     throw error;
   });
   return toReservation(row);
 }
 
 /** Newest first; a customer's `user_id` filter is replaced by their own id. */
-export async function listReservations(sql: Sql, caller: Caller, filters: ReservationFilters, page: Page) {
+export async function listReservations({ sql }: ServiceDeps, caller: Caller, filters: ReservationFilters, page: Page) {
   const owner = caller.is_admin ? filters.user_id : caller.id;
   const { status, from = null, to = null } = filters;
   // Overlap with [from, to), either end open; tstzrange(start_at, end_at) is what the gist index covers.
@@ -81,7 +79,7 @@ export async function listReservations(sql: Sql, caller: Caller, filters: Reserv
   return { count, reservations: rows.map(toReservation) };
 }
 
-export async function getReservation(sql: Sql, caller: Caller, id: number) {
+export async function getReservation({ sql }: ServiceDeps, caller: Caller, id: number) {
   return toReservation(await findVisible(sql, caller, id));
 }
 

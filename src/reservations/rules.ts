@@ -1,10 +1,8 @@
 import type { Config } from "../config.ts";
 import { AppError, type FieldError, fieldErrors } from "../http/problem.ts";
+import { dayMs } from "../platform/clock.ts";
+import type { Caller } from "../auth/auth.schemas.ts";
 import { type Hold, isSlotBoundary } from "./capacity.ts";
-
-const dayMs = 24 * 3600_000;
-
-type Caller = { is_admin: boolean };
 
 /** One field error per instant that is not on a slot boundary. */
 export function misaligned(instants: Record<string, Date>, slotMinutes: number): FieldError[] {

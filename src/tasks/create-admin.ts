@@ -10,6 +10,6 @@ if (!values.email || !values.password || values.password.length < 8) {
 }
 const { config, database } = await bootstrap();
 const password = values.password;
-const admin = await ensureAdmin(database.sql, values.email, () => hashPassword(password, config.BCRYPT_COST));
+const admin = await ensureAdmin(database, values.email, () => hashPassword(password, config.BCRYPT_COST));
 await database.close();
 console.error(`admin ready: ${admin.email} (id ${admin.id})`);

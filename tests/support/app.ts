@@ -114,7 +114,7 @@ export async function createTestContext(
   async function admin(name = `admin${++serial}`) {
     const email = `${name}@example.test`;
     const password = `${name}-password`;
-    const user = await createUser(database.sql, {
+    const user = await createUser(database, {
       username: name,
       email,
       passwordHash: await hashPassword(password, config.BCRYPT_COST),
