@@ -99,6 +99,21 @@ Deno.test("the lockfile covers the server's whole module graph (docker build use
   await run(Deno.execPath(), ["cache", "--frozen", mainModule]);
 });
 
+Deno.test("Swagger UI's CSS and bundle are in the server's module graph, from one pinned swagger-ui-dist", async () => {
+  const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", mainModule]));
+  const files = graph.modules.filter((module: { npmPackage?: string }) =>
+    module.npmPackage?.startsWith("swagger-ui-dist@")
+  );
+  const versions = new Set(files.map((module: { npmPackage: string }) => module.npmPackage));
+  assertEquals(versions.size, 1, `one swagger-ui-dist, found ${[...versions]}`);
+  const names = files.map((module: { specifier: string }) => module.specifier.split("/").at(-1));
+  for (const name of ["swagger-ui.css", "swagger-ui-bundle.js"]) {
+    assert(names.includes(name), `${name} is not imported`);
+  }
+  const imports = JSON.parse(await read("deno.json")).imports;
+  assertMatch(imports["swagger-ui-dist/"], /^npm:\/swagger-ui-dist@\d+\.\d+\.\d+\/$/, "an exact version");
+});
+
 Deno.test("PGlite is reached only through dynamic imports, so Deno Deploy never loads it", async () => {
   const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", mainModule]));
   const edges: { specifier: string; isDynamic?: boolean }[] = graph.modules.flatMap(
