@@ -30,7 +30,7 @@ export function swaggerDocs(path: string, specUrl: string) {
       title: "Exam-slot reservation API",
       baseUrl: assetsBase(path),
       version: swaggerUiDist.version,
-      // Otherwise Swagger UI may send the spec to validator.swagger.io for its badge.
+      // The default is validator.swagger.io (the standalone layout's badge): off, so no layout can reach it.
       validatorUrl: "none",
     }),
   );
