@@ -1,10 +1,10 @@
-import { swaggerUI } from "@hono/swagger-ui";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Deps } from "./deps.ts";
 import { createRouter } from "./http/router.ts";
+import { swaggerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
 import { AppError } from "./http/problem.ts";
 import { authRouter } from "./auth/auth.index.ts";
@@ -61,7 +61,7 @@ export function createApp(deps: Deps) {
       openapi: "3.1.0",
       info: { title: "Exam-slot reservation API", version: "1.0.0" },
     });
-    app.get("/docs", swaggerUI({ url: "/openapi.json" }));
+    app.route("/", swaggerDocs("/docs", "/openapi.json"));
   }
 
   app.notFound(notFound);

@@ -2,7 +2,6 @@
 import { parse } from "yaml";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { findExecutable, run } from "../harness/process.ts";
-import { collectionPath, postmanCollection, serialize } from "../src/tasks/postman.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
@@ -99,6 +98,21 @@ Deno.test("the lockfile covers the server's whole module graph (docker build use
   await run(Deno.execPath(), ["cache", "--frozen", mainModule]);
 });
 
+Deno.test("Swagger UI's CSS and bundle are in the server's module graph, from one pinned swagger-ui-dist", async () => {
+  const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", mainModule]));
+  const files = graph.modules.filter((module: { npmPackage?: string }) =>
+    module.npmPackage?.startsWith("swagger-ui-dist@")
+  );
+  const versions = new Set(files.map((module: { npmPackage: string }) => module.npmPackage));
+  assertEquals(versions.size, 1, `one swagger-ui-dist, found ${[...versions]}`);
+  const names = files.map((module: { specifier: string }) => module.specifier.split("/").at(-1));
+  for (const name of ["swagger-ui.css", "swagger-ui-bundle.js"]) {
+    assert(names.includes(name), `${name} is not imported`);
+  }
+  const imports = JSON.parse(await read("deno.json")).imports;
+  assertMatch(imports["swagger-ui-dist/"], /^npm:\/swagger-ui-dist@\d+\.\d+\.\d+\/$/, "an exact version");
+});
+
 Deno.test("PGlite is reached only through dynamic imports, so Deno Deploy never loads it", async () => {
   const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", mainModule]));
   const edges: { specifier: string; isDynamic?: boolean }[] = graph.modules.flatMap(
@@ -134,33 +148,4 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
-
-Deno.test("the committed Postman collection is what `deno task postman` writes", async () => {
-  const committed = await Deno.readTextFile(collectionPath);
-  assert(
-    committed === serialize(await postmanCollection()),
-    "infra/postman_collection.json is stale: deno task postman",
-  );
-});
-
-Deno.test("the Postman login stores both tokens and every secured request sends Bearer {{access}}", () => {
-  // deno-lint-ignore no-explicit-any -- collection JSON
-  const collection: any = JSON.parse(Deno.readTextFileSync(collectionPath));
-  assertEquals(collection.auth, { type: "bearer", bearer: [{ key: "token", value: "{{access}}", type: "string" }] });
-  const variables = collection.variable.map((v: { key: string }) => v.key);
-  for (const name of ["baseUrl", "access", "refresh"]) assert(variables.includes(name), `no {{${name}}} variable`);
-  // deno-lint-ignore no-explicit-any
-  const requests = collection.item.flatMap((folder: any) => folder.item ?? [folder]);
-  const login = requests.find((r: { request: { url: { path: string[] } } }) =>
-    r.request.url.path.join("/") === "api/v1/users/login"
-  );
-  const script = login.event.find((e: { listen: string }) => e.listen === "test").script.exec.join("\n");
-  assertMatch(script, /pm\.collectionVariables\.set\("access", access\)/);
-  assertMatch(script, /pm\.collectionVariables\.set\("refresh", refresh\)/);
-  assertEquals(login.request.auth, { type: "noauth" });
-  const me = requests.find((r: { request: { url: { path: string[] } } }) =>
-    r.request.url.path.join("/") === "api/v1/users/me"
-  );
-  assertEquals(me.request.auth, undefined, "secured requests inherit the collection's Bearer auth");
 });

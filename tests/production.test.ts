@@ -3,6 +3,7 @@ import { delay } from "../harness/process.ts";
 import { call, json, jwtSecret, readOnly, runToExit, startServer, stopServer } from "../harness/server-process.ts";
 import { freshDatabase, startTestServers } from "../harness/servers.ts";
 import { api } from "../harness/paths.ts";
+import { swaggerAssetUrls } from "../src/http/docs.ts";
 
 /** A request body the client sends in pieces, `pause` ms apart. */
 function slowBody(text: string, pieces: number, pause: number, onFirstPiece: () => void) {
@@ -23,8 +24,8 @@ function slowBody(text: string, pieces: number, pause: number, onFirstPiece: () 
 Deno.test("the production server behind a real PostgreSQL", async (t) => {
   const server = await startServer({ JWT_SECRET: jwtSecret, DATABASE_URL: await freshDatabase() });
   try {
-    await t.step("docs and openapi.json are hidden behind a 404 problem", async () => {
-      for (const path of ["/docs", "/openapi.json"]) {
+    await t.step("docs, their assets and openapi.json are hidden behind a 404 problem", async () => {
+      for (const path of ["/docs", "/openapi.json", ...swaggerAssetUrls("/docs")]) {
         const reply = await call(server, path);
         assertEquals(reply.status, 404);
         assertEquals(reply.headers.get("content-type"), "application/problem+json");
@@ -130,7 +131,7 @@ Deno.test("the production server behind a real PostgreSQL", async (t) => {
   }
 });
 
-Deno.test("DOCS_ENABLED=true serves the docs in production", async () => {
+Deno.test("DOCS_ENABLED=true serves the docs in production, with Swagger UI's assets from the service itself", async () => {
   const server = await startServer({
     JWT_SECRET: jwtSecret,
     DATABASE_URL: await freshDatabase(),
@@ -143,6 +144,16 @@ Deno.test("DOCS_ENABLED=true serves the docs in production", async () => {
     const docs = await call(server, "/docs");
     assertEquals(docs.status, 200);
     assertMatch(docs.headers.get("content-type") ?? "", /text\/html/);
+    const linked = [...docs.body.matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1]);
+    assertEquals(linked.toSorted(), swaggerAssetUrls("/docs").toSorted(), "the page links only the served assets");
+    for (const path of linked) {
+      const asset = await fetch(`${server.url}${path}`);
+      assertEquals(asset.status, 200);
+      assertMatch(asset.headers.get("content-type") ?? "", /^text\/(css|javascript); charset=utf-8$/);
+      // The URL carries swagger-ui-dist's version, so browsers may keep the file until the version changes.
+      assertEquals(asset.headers.get("cache-control"), "public, max-age=31536000, immutable");
+      assert((await asset.text()).length > 100_000, `${path} is the real file`);
+    }
   } finally {
     await stopServer(server);
   }

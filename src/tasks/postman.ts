@@ -1,14 +1,14 @@
 import postgres from "postgres";
-import { convert } from "openapi-to-postmanv2";
-import { apiBase, createApp } from "../app.ts";
+import { createApp } from "../app.ts";
 import { loadConfig } from "../config.ts";
 import { MemoryCache } from "../platform/cache.ts";
 import { systemClock } from "../platform/clock.ts";
 import { silentLogger } from "../platform/logger.ts";
+import { type Caller, check, type Step, tour } from "./postman-tour.ts";
 
 export const collectionPath = new URL("../../infra/postman_collection.json", import.meta.url);
 
-// deno-lint-ignore no-explicit-any -- Postman collection JSON, edited in place
+// deno-lint-ignore no-explicit-any -- OpenAPI and Postman JSON, read and written field by field
 type Json = any;
 
 /** The served /openapi.json; postgres.js connects on the first query only, so no database is needed. */
@@ -24,85 +24,151 @@ export async function openApiDocument(): Promise<Json> {
   return await (await app.request("/openapi.json")).json();
 }
 
-// Both answers carry a fresh pair: refresh tokens rotate, so the stored one must follow.
-const storeTokens = {
-  listen: "test",
-  script: {
-    type: "text/javascript",
-    exec: [
-      "if (pm.response.code === 200) {",
-      "  const { access, refresh } = pm.response.json();",
-      '  pm.collectionVariables.set("access", access);',
-      '  pm.collectionVariables.set("refresh", refresh);',
-      "}",
-    ],
-  },
-};
-const tokenPaths = new Set([`${apiBase}/users/login`, `${apiBase}/users/login/refresh`]);
-
-function converted(document: Json): Promise<Json> {
-  const options = { folderStrategy: "Tags", parametersResolution: "Example" } as const;
-  return new Promise((resolve, reject) => {
-    convert({ type: "json", data: document }, options, (error, result) => {
-      if (error) reject(error);
-      else if (!result?.result || !result.output) reject(new Error(`conversion failed: ${result?.reason}`));
-      else resolve(result.output[0].data);
-    });
-  });
-}
-
-const bodyVariables: Record<string, string> = {
-  username: "{{username}}",
-  email: "{{email}}",
-  password: "{{password}}",
-  password2: "{{password}}",
-  refresh: "{{refresh}}",
+const bearer = (token: string) => ({ type: "bearer", bearer: [{ key: "token", value: token, type: "string" }] });
+// Customers use the collection's Bearer {{access}}.
+const authOf: Record<Caller, Json> = {
+  anyone: { type: "noauth" },
+  customer: undefined,
+  admin: bearer("{{adminAccess}}"),
 };
 
-/** Register, log in, refresh and log out then run one after another without editing a body. */
-function withVariables(raw: string): string {
-  const body = JSON.parse(raw);
-  for (const key of Object.keys(body)) if (key in bodyVariables) body[key] = bodyVariables[key];
-  return JSON.stringify(body, null, 2);
-}
+const script = (listen: "prerequest" | "test", exec: string[]) => ({
+  listen,
+  script: { type: "text/javascript", exec },
+});
 
-function adjustRequest(item: Json) {
-  const request = item.request;
-  // Secured routes inherit the collection's Bearer {{access}}; the others send no token.
-  if (request.auth?.type === "bearer") delete request.auth;
-  else request.auth = { type: "noauth" };
-  if (request.body?.mode === "raw") request.body.raw = withVariables(request.body.raw);
-  if (tokenPaths.has(`/${request.url.path.join("/")}`)) item.event = [storeTokens];
-  // Response examples are faked at random by the converter: dropped so the file only changes with the API.
-  delete item.response;
-  delete item.id;
-}
+const resolve = (spec: Json, schema: Json) =>
+  schema.$ref ? spec.components.schemas[schema.$ref.split("/").at(-1)] : schema;
 
-function visit(items: Json[]) {
-  for (const item of items) {
-    if (item.item) visit(item.item);
-    if (item.request) adjustRequest(item);
-    delete item.id;
+/** The checks every answer gets from the spec: its status, its content type, the fields its schema requires. */
+function contractChecks(spec: Json, status: number, response: Json): string[] {
+  const checks = [check(`status ${status}`, `pm.response.to.have.status(${status})`)];
+  const [type, content] = Object.entries<Json>(response.content ?? {})[0] ?? [];
+  if (!type) return [...checks, check("no body", 'pm.expect(pm.response.text()).to.equal("")')];
+  checks.push(
+    check(type, `pm.expect(pm.response.headers.get("Content-Type")).to.match(/^${type.replace("/", "\\/")}/)`),
+  );
+  const required: string[] = resolve(spec, content.schema).required ?? [];
+  if (required.length > 0) {
+    const keys = required.map((key) => JSON.stringify(key)).join(", ");
+    checks.push(
+      check(`the fields ${required.join(", ")}`, `pm.expect(pm.response.json()).to.include.all.keys(${keys})`),
+    );
   }
+  return checks;
 }
 
-/** A Postman v2.1 collection of every documented route, with token handling wired in. */
-export async function postmanCollection(): Promise<Json> {
-  const collection = await converted(await openApiDocument());
-  visit(collection.item);
-  delete collection.info._postman_id;
-  collection.info.description = "Run “Log in with email and password” first: it stores {{access}} and {{refresh}}.";
-  collection.auth = { type: "bearer", bearer: [{ key: "token", value: "{{access}}", type: "string" }] };
-  collection.variable = [
-    { key: "baseUrl", value: "http://localhost", type: "string" },
-    { key: "username", value: "acme", type: "string" },
-    { key: "email", value: "exams@acme.example", type: "string" },
-    { key: "password", value: "correct horse battery", type: "string" },
-    { key: "access", value: "", type: "string" },
-    { key: "refresh", value: "", type: "string" },
-  ];
-  return collection;
+const parametersIn = (operation: Json, place: "path" | "query"): Json[] =>
+  (operation.parameters ?? []).filter((p: Json) => p.in === place);
+
+/** The operation `step` calls, checked against what the tour does with it. */
+function operationOf(spec: Json, step: Step) {
+  const [method, path] = step.operation.split(" ");
+  const operation = spec.paths[path]?.[method.toLowerCase()];
+  const fail = (problem: string) => new Error(`postman tour, "${step.name}" (${step.operation}): ${problem}`);
+  if (!operation) throw fail("not in /openapi.json");
+  const response = operation.responses[step.status];
+  if (!response) throw fail(`${step.status} is not a documented answer`);
+  if ((step.as === "anyone") !== !operation.security) throw fail(`its security does not fit a request as ${step.as}`);
+  if (!step.body !== !operation.requestBody) throw fail("a body is sent exactly when the operation takes one");
+  for (const key of Object.keys(step.query ?? {})) {
+    if (!parametersIn(operation, "query").some((p) => p.name === key)) throw fail(`no query parameter ${key}`);
+  }
+  for (const { name } of parametersIn(operation, "path")) {
+    if (!step.path?.[name]) throw fail(`no value for the path parameter ${name}`);
+  }
+  return { method, path, operation, response };
 }
+
+/** The request URL: every documented query parameter listed, those the step leaves out disabled. */
+function url(path: string, operation: Json, step: Step) {
+  const given = step.query ?? {};
+  const query = parametersIn(operation, "query");
+  const pathParameters = parametersIn(operation, "path");
+  const segments = path.split("/").filter(Boolean).map((s) => s.replace(/^\{(\w+)\}$/, ":$1"));
+  const search = Object.entries(given).map(([key, value]) => `${key}=${value}`).join("&");
+  return {
+    raw: `{{baseUrl}}/${segments.join("/")}${search ? `?${search}` : ""}`,
+    host: ["{{baseUrl}}"],
+    path: segments,
+    ...query.length > 0
+      ? {
+        query: query.map((p) => ({
+          key: p.name,
+          value: given[p.name] ?? "",
+          ...p.description ? { description: p.description } : {},
+          ...p.name in given ? {} : { disabled: true },
+        })),
+      }
+      : {},
+    ...pathParameters.length > 0
+      ? { variable: pathParameters.map((p) => ({ key: p.name, value: step.path![p.name] })) }
+      : {},
+  };
+}
+
+const jsonBody = (body: Record<string, unknown>) => ({
+  mode: "raw",
+  raw: JSON.stringify(body, null, 2),
+  options: { raw: { language: "json" } },
+});
+
+/** A Postman item for `step`: method, path and parameters from the spec; values, auth and scripts from the tour. */
+function item(spec: Json, step: Step): Json {
+  const { method, path, operation, response } = operationOf(spec, step);
+  return {
+    name: step.name,
+    event: [
+      ...step.before ? [script("prerequest", step.before)] : [],
+      script("test", [...contractChecks(spec, step.status, response), ...step.after ?? []]),
+    ],
+    request: {
+      method,
+      ...authOf[step.as] ? { auth: authOf[step.as] } : {},
+      header: step.body ? [{ key: "Content-Type", value: "application/json" }] : [],
+      ...step.body ? { body: jsonBody(step.body) } : {},
+      url: url(path, operation, step),
+      description: operation.summary,
+    },
+  };
+}
+
+/** The documented operations the tour leaves out: a new route needs a step. */
+function untoured(spec: Json): string[] {
+  const toured = new Set(tour.map((step) => step.operation));
+  return Object.entries<Json>(spec.paths)
+    .flatMap(([path, methods]) => Object.keys(methods).map((method) => `${method.toUpperCase()} ${path}`))
+    .filter((operation) => !toured.has(operation));
+}
+
+/** A Postman v2.1 collection that walks the API of `spec` end to end. */
+export function collectionFor(spec: Json): Json {
+  const missing = untoured(spec);
+  if (missing.length > 0) {
+    throw new Error(`postman tour: add a step to src/tasks/postman-tour.ts for ${missing.join(", ")}`);
+  }
+  return {
+    info: {
+      name: spec.info.title,
+      description: [
+        "Run it in order (Postman's Runner, or `newman run`): it registers a customer, books, confirms as the admin",
+        "and cleans up after itself. Set baseUrl, and adminEmail/adminPassword to the server's ADMIN_EMAIL/ADMIN_PASSWORD.",
+      ].join(" "),
+      schema: "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
+    },
+    auth: bearer("{{access}}"),
+    variable: [
+      { key: "baseUrl", value: "http://localhost:8000", type: "string" },
+      { key: "adminEmail", value: "", type: "string" },
+      { key: "adminPassword", value: "", type: "string" },
+      { key: "password", value: "correct horse battery", type: "string" },
+    ],
+    item: tour.map((step) => item(spec, step)),
+  };
+}
+
+/** The collection of the served /openapi.json. */
+export const postmanCollection = async () => collectionFor(await openApiDocument());
 
 export const serialize = (collection: Json) => `${JSON.stringify(collection, null, 2)}\n`;
 
