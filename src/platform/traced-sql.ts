@@ -47,7 +47,8 @@ function traceStatement(query: QueryInternals, topLevel: boolean) {
       if (sent.tagged && sent.string) span.setAttribute("db.statement", sent.string);
       span.end();
     };
-    // Promise's own `then`, not the query's (which would send it again); the caller still sees the rejection.
+    // Promise's own `then` only watches the outcome (the query's would also ask to send it); the caller still sees
+    // the rejection.
     Promise.prototype.then.call(sent, end, (error) => (failed(span, error), end()));
     dispatch(sent);
   }, { debug: dispatch.debug });
