@@ -7,6 +7,8 @@ import { createRouter } from "./http/router.ts";
 import { swaggerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
 import { AppError } from "./http/problem.ts";
+import { requestTelemetry } from "./http/telemetry.ts";
+import { telemetryEnabled } from "./platform/telemetry.ts";
 import { authRouter } from "./auth/auth.index.ts";
 import { usersRouter } from "./users/users.index.ts";
 import { reservationsRouter } from "./reservations/reservations.index.ts";
@@ -21,6 +23,7 @@ export function createApp(deps: Deps) {
   const { config, logger } = deps;
 
   app.use(requestId({ headerName: "X-Request-Id" }));
+  if (telemetryEnabled) app.use(requestTelemetry(apiBase));
   app.use(async (c, next) => {
     const started = performance.now();
     c.set("deps", deps);

@@ -3,7 +3,8 @@ import { type Database, openDatabase } from "./platform/db.ts";
 import { migrate } from "./platform/migrate.ts";
 import { openCache } from "./platform/cache.ts";
 import { systemClock } from "./platform/clock.ts";
-import { createJsonLogger } from "./platform/logger.ts";
+import { createConsoleLogger, createJsonLogger } from "./platform/logger.ts";
+import { telemetryEnabled } from "./platform/telemetry.ts";
 import type { Deps } from "./deps.ts";
 
 /** Loads the configuration and opens a migrated database, or exits with one clear line. */
@@ -22,8 +23,11 @@ export async function bootstrap(): Promise<{ config: Config; database: Database 
   return { config, database };
 }
 
-/** The dependencies a real server runs with: the configured cache, the system clock, JSON logs. */
+/**
+ * The dependencies a real server runs with: the configured cache, the system clock, JSON logs (through the
+ * console where Deno exports them with the trace ids, else buffered to stdout).
+ */
 export function serverDeps(config: Config, database: Database) {
-  const logger = createJsonLogger();
+  const logger = telemetryEnabled || config.DENO_DEPLOYMENT_ID ? createConsoleLogger() : createJsonLogger();
   return { config, sql: database.sql, cache: openCache(config), clock: systemClock, logger } satisfies Deps;
 }

@@ -1,4 +1,6 @@
 import postgres from "postgres";
+import { telemetryEnabled } from "./telemetry.ts";
+import { traceSql } from "./traced-sql.ts";
 
 // deno-lint-ignore ban-types -- postgres.js's own default for "no custom types"
 export type Sql = postgres.Sql<{}>;
@@ -60,6 +62,9 @@ function isStrayWriteToClosedSocket(error: unknown): boolean {
     /nextWrite[\s\S]*postgres/.test(error.stack ?? "");
 }
 
+/** Spans for statements and transactions when OpenTelemetry is on; otherwise the driver untouched, at no cost. */
+const observed = (sql: Sql): Sql => telemetryEnabled ? traceSql(sql) : sql;
+
 let strayWritesDropped = false;
 function dropStrayWrites() {
   if (strayWritesDropped) return;
@@ -74,7 +79,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   dropStrayWrites();
   if (config.DATABASE_URL) {
     const sql = postgres(config.DATABASE_URL, { ...connectionOptions, max: config.DB_POOL_MAX });
-    return { sql, close: () => sql.end({ timeout: 5 }) };
+    return { sql: observed(sql), close: () => sql.end({ timeout: 5 }) };
   }
   return await openEmbedded(config.DATA_DIR);
 }
@@ -90,7 +95,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   // PGlite runs one session: a larger pool through the socket hangs, so every query queues on one connection.
   const sql = postgres(`postgres://postgres@${server.getServerConn()}/postgres`, { ...connectionOptions, max: 1 });
   return {
-    sql,
+    sql: observed(sql),
     close: async () => {
       await sql.end({ timeout: 5 });
       await server.stop();
