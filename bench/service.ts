@@ -1,3 +1,4 @@
+import { systemClock } from "../src/platform/clock.ts";
 import { openDatabase, type Sql } from "../src/platform/db.ts";
 import { migrate } from "../src/platform/migrate.ts";
 import { hashPassword } from "../src/auth/passwords.ts";
@@ -79,7 +80,12 @@ export async function startService(options: Options): Promise<Service> {
   const passwordHash = await hashPassword("bench-password", defaults.BCRYPT_COST);
   const user = async (name: string, isAdmin = false) => {
     const email = `${name}@bench.test`;
-    const created = await createUser(database, { username: name, email, passwordHash, isAdmin });
+    const created = await createUser({ sql: database.sql, clock: systemClock }, {
+      username: name,
+      email,
+      passwordHash,
+      isAdmin,
+    });
     const login = await call("POST", api("/users/login/"), { body: { email, password: "bench-password" } });
     if (login.status !== 200) throw new Error(`login of ${name} failed: ${login.status} ${login.text}`);
     return { ...created, password: "bench-password", access: JSON.parse(login.text).access as string };

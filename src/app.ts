@@ -34,7 +34,7 @@ export function createApp(deps: Deps) {
       path: c.req.path,
       status: c.res.status,
       duration_ms: Math.round((performance.now() - started) * 10) / 10,
-      user_id: c.var.user?.id ?? null,
+      user_id: c.var.caller?.id ?? null,
     });
   });
   app.use(secureHeaders());

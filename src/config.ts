@@ -24,6 +24,7 @@ const schema = z.object({
   TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
+  MAX_PENDING_PER_USER: positiveInt.default(50),
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),
   SLOT_MINUTES: positiveInt.default(60).refine((m) => 1440 % m === 0, "must divide 1440"),
   DENO_DEPLOYMENT_ID: z.string().optional(),

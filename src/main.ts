@@ -3,11 +3,16 @@ import { bootstrap, serverDeps } from "./bootstrap.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
 import { hashPassword } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";
+import { systemClock } from "./platform/clock.ts";
 
 const { config, database } = await bootstrap();
 if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   const password = config.ADMIN_PASSWORD;
-  await ensureAdmin(database, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
+  await ensureAdmin(
+    { sql: database.sql, clock: systemClock },
+    config.ADMIN_EMAIL,
+    () => hashPassword(password, config.BCRYPT_COST),
+  );
 }
 
 const deps = serverDeps(config, database);

@@ -6,7 +6,7 @@ const src = new URL("../src/", import.meta.url);
 
 const base = ["config.ts", "platform"];
 const shared = [...base, "deps.ts", "http"];
-const domains = ["auth", "reservations", "availability", "users", "health"];
+const domains = ["auth", "idempotency", "reservations", "availability", "users", "health"];
 
 /** Each part of src/ (a folder, or a file at its top) and the parts it may import. */
 const allowedImports: Record<string, string[]> = {
@@ -16,9 +16,10 @@ const allowedImports: Record<string, string[]> = {
   "http": [...base, "deps.ts"],
   "auth": shared,
   "health": shared,
-  "reservations": [...shared, "auth"],
+  "idempotency": [...shared, "auth"],
+  "reservations": [...shared, "auth", "idempotency"],
   "availability": [...shared, "auth", "reservations"],
-  "users": [...shared, "auth", "reservations"],
+  "users": [...shared, "auth", "idempotency", "reservations"],
   "app.ts": [...shared, ...domains],
   "bootstrap.ts": [...base, "deps.ts"],
   "main.ts": [...shared, ...domains, "app.ts", "bootstrap.ts"],

@@ -452,12 +452,14 @@ describeOnEveryBackend("reservations", async (step, t) => {
 
   await step("a booking whose user is deleted while it is in flight is 401, not a 500", async () => {
     // The guard has already let the request through; the account goes before the insert runs.
-    const ghost = { id: 2_000_000_000, is_admin: false };
+    const id = 2_000_000_000;
+    const user = { id, username: "ghost", email: "ghost@example.test", is_admin: false, date_joined: "" };
+    const ghost = { id, user: Promise.resolve(user) };
     const attempt = createReservation({ sql: t.sql, config: t.config, clock: t.clock.read }, ghost, {
       start_at: new Date("2027-05-16T10:00:00Z"),
       end_at: new Date("2027-05-16T11:00:00Z"),
       headcount: 5,
-    });
+    }, { requestId: "in-flight-deletion" });
     const error = await attempt.then(() => undefined, (e) => e);
     assert(error instanceof AppError);
     assertEquals(error.code, "UNAUTHENTICATED");

@@ -151,9 +151,13 @@ Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and ne
   const t = await createTestContext();
   try {
     const hash = () => hashPassword("admin-password-1", 4);
-    const created = await ensureAdmin(t, "boss@example.test", hash);
+    const created = await ensureAdmin({ sql: t.sql, clock: t.clock.read }, "boss@example.test", hash);
     assertEquals(created.is_admin, true);
-    const again = await ensureAdmin(t, "BOSS@example.test", () => hashPassword("changed-password", 4));
+    const again = await ensureAdmin(
+      { sql: t.sql, clock: t.clock.read },
+      "BOSS@example.test",
+      () => hashPassword("changed-password", 4),
+    );
     assertEquals(again.id, created.id);
     const before = await findCredentials(t, "boss@example.test");
     assertEquals(
@@ -163,7 +167,7 @@ Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and ne
       200,
     );
     const customer = await t.customer("promotable");
-    assertEquals((await ensureAdmin(t, customer.email, hash)).id, customer.id);
+    assertEquals((await ensureAdmin({ sql: t.sql, clock: t.clock.read }, customer.email, hash)).id, customer.id);
     assertEquals((await t.request("GET", api("/users/"), { token: customer.access })).status, 200);
     assertEquals((await findCredentials(t, "boss@example.test"))?.password_hash, before?.password_hash);
   } finally {

@@ -65,13 +65,14 @@ export const confirm: Scenario = {
             ),
         });
       const deps = { sql: service.sql, config: defaults, clock: systemClock };
+      const caller = { id: admin.id, user: Promise.resolve(admin) };
       const direct = (ids: number[]) =>
         run({
           concurrency: options.concurrency,
           total: ids.length,
           operation: async (i) => {
             try {
-              await confirmReservation(deps, admin, ids[i]);
+              await confirmReservation(deps, caller, ids[i], { requestId: "bench" });
               return "200";
             } catch (error) {
               if (error instanceof AppError) return String(error.status);

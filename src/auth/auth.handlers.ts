@@ -11,6 +11,6 @@ export const refresh: AppRouteHandler<typeof routes.refresh> = async (c) => {
 };
 
 export const logout: AppRouteHandler<typeof routes.logout> = async (c) => {
-  await logOut(c.var.deps, c.var.user, c.req.valid("json").refresh);
+  await logOut(c.var.deps, c.var.caller, c.req.valid("json").refresh);
   return c.body(null, 204);
 };

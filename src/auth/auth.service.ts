@@ -50,6 +50,7 @@ export async function refreshSession(deps: AuthDeps, refreshToken: string): Prom
 /** Ends the session of one of the caller's own refresh tokens. */
 export async function logOut(deps: AuthDeps, caller: Caller, refreshToken: string): Promise<void> {
   const claims = await readRefreshToken(deps, refreshToken);
+  await caller.user;
   if (Number(claims.sub) !== caller.id) throw new AppError("UNAUTHENTICATED", "Not one of your refresh tokens");
   await spendRefreshToken(deps, claims);
   await revokeRefreshToken(deps, claims);

@@ -2,34 +2,46 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/router.ts";
 import { AppError } from "../http/problem.ts";
 import { type Access, bearerAuth, problems } from "../http/openapi.ts";
-import type { User } from "./auth.schemas.ts";
+import type { Caller } from "./auth.schemas.ts";
 import { findUserById } from "./auth.service.ts";
 import { verifyAccessToken } from "./tokens.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
     /** The signed-in caller, set by `requireUser`. */
-    user: User;
+    caller: Caller;
   }
 }
 
 /**
- * Accepts a valid access token of a user who still exists: the user is read on every request, so a
- * deleted user is locked out at once and a promotion to admin applies at once.
+ * Accepts a valid access token of a user who still exists. The user row is read on every request (a deleted user
+ * is locked out at once, a promotion applies at once), but not waited for here: the handler's own queries go out
+ * alongside it. Whatever the handler answered, a caller whose row is gone gets 401.
  */
 export const requireUser = createMiddleware<AppEnv>(async function requireUser(c, next) {
   const [scheme, token] = (c.req.header("Authorization") ?? "").split(" ");
   if (scheme?.toLowerCase() !== "bearer" || !token) throw new AppError("UNAUTHENTICATED");
   const deps = c.var.deps;
-  const user = await findUserById(deps, await verifyAccessToken(deps, token));
-  if (!user) throw new AppError("UNAUTHENTICATED");
-  c.set("user", user);
+  const id = await verifyAccessToken(deps, token);
+  const user = findUserById(deps, id).then((found) => found ?? Promise.reject(new AppError("UNAUTHENTICATED")));
+  user.catch(() => {}); // awaited below, after the handler
+  c.set("caller", { id, user });
   await next();
+  await user;
 });
 
+/**
+ * Admins only: the caller's user, when awaited, is refused with 403 unless an admin. Not waited for here either, so
+ * a write reads its reservation alongside; a handler that never awaits it still answers 403.
+ */
 export const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
-  if (!c.var.user?.is_admin) throw new AppError("FORBIDDEN", "Only an admin may do this");
+  const admin = c.var.caller.user.then((user) =>
+    user.is_admin ? user : Promise.reject(new AppError("FORBIDDEN", "Only an admin may do this"))
+  );
+  admin.catch(() => {}); // awaited below, after the handler
+  c.set("caller", { ...c.var.caller, user: admin });
   await next();
+  await admin;
 });
 
 /** Any signed-in user. */

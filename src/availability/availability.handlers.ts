@@ -3,7 +3,7 @@ import { getAvailability } from "./availability.service.ts";
 import type * as routes from "./availability.routes.ts";
 
 export const availability: AppRouteHandler<typeof routes.availability> = async (c) => {
-  const slots = await getAvailability(c.var.deps, c.var.user, c.req.valid("query"));
+  const slots = await getAvailability(c.var.deps, c.var.caller, c.req.valid("query"));
   return c.json({
     slots: slots.map(({ start_at, end_at, capacity, confirmed, remaining }) => ({
       start_at: start_at.toISOString(),

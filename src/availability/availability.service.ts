@@ -26,6 +26,8 @@ function windowOf({ date, from, to }: AvailabilityQuery, slotMinutes: number): W
 }
 
 /** Every slot of the asked window with its confirmed and remaining capacity; any signed-in user may look. */
-export function getAvailability(deps: Pick<Deps, "sql" | "config">, _caller: Caller, query: AvailabilityQuery) {
-  return slotUsage(deps.sql, deps.config, windowOf(query, deps.config.SLOT_MINUTES));
+export async function getAvailability(deps: Pick<Deps, "sql" | "config">, caller: Caller, query: AvailabilityQuery) {
+  const window = windowOf(query, deps.config.SLOT_MINUTES);
+  const [, slots] = await Promise.all([caller.user, slotUsage(deps.sql, deps.config, window)]);
+  return slots;
 }

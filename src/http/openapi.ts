@@ -28,7 +28,9 @@ const problemDescriptions = {
   403: "Not allowed for this user",
   404: "No such resource",
   409: "Conflicts with the current state",
+  412: "If-Match does not match the current ETag",
   413: "Body over the size limit",
+  422: "Idempotency-Key reused with another request",
   429: "Too many attempts",
   503: "A dependency is unreachable",
 } as const;
@@ -54,19 +56,25 @@ export type Access = {
   responses: RouteConfig["responses"];
 };
 
-type GuardedRoute<A extends Access, R extends RouteConfig> =
-  & Omit<R, "responses">
-  & Pick<A, "middleware" | "security">
-  & { responses: A["responses"] & R["responses"] };
+type Middlewares<R extends RouteConfig> = R["middleware"] extends MiddlewareHandler[] ? R["middleware"] : [];
 
-/** `createRoute` for a route behind an access rule: its middleware, security and problem responses merged in. */
-export function guardedRoute<A extends Access, P extends string, R extends Omit<RouteConfig, "path"> & { path: P }>(
-  access: A,
-  route: R,
-) {
+type GuardedRoute<A extends Access, R extends RouteConfig> =
+  & Omit<R, "responses" | "middleware">
+  & Pick<A, "security">
+  & { middleware: [...A["middleware"], ...Middlewares<R>]; responses: A["responses"] & R["responses"] };
+
+/**
+ * `createRoute` for a route behind an access rule: its middleware (run before the route's own), security and problem
+ * responses merged in.
+ */
+export function guardedRoute<
+  A extends Access,
+  P extends string,
+  R extends Omit<RouteConfig, "path" | "middleware"> & { path: P; middleware?: MiddlewareHandler[] },
+>(access: A, route: R) {
   const guarded = {
     ...route,
-    middleware: access.middleware,
+    middleware: [...access.middleware, ...(route.middleware ?? [])],
     security: access.security,
     responses: { ...access.responses, ...route.responses },
   } as GuardedRoute<A, R>;

@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import type postgres from "postgres";
+import type { Sql } from "../platform/db.ts";
 
 export const maxPageSize = 100;
 
@@ -36,4 +38,16 @@ export function paginated<T>(requestUrl: string, { page, page_size }: Page, coun
     previous: page > 1 ? linkTo(Math.min(page - 1, last)) : null,
     results,
   };
+}
+
+/**
+ * One page of `query` with the total count of its rows, in one statement: every row carries `total`, and a page past
+ * the end is one row of nulls that still carries it (the caller drops rows whose `id` is null).
+ */
+export function withTotal(sql: Sql, query: postgres.Fragment, order: postgres.Fragment, page: Page) {
+  return sql`
+    WITH matching AS (${query})
+    SELECT p.*, t.total FROM (SELECT count(*)::int AS total FROM matching) t
+    LEFT JOIN LATERAL (SELECT * FROM matching ${order} LIMIT ${page.page_size} OFFSET ${offsetOf(page)}) p ON true
+    ${order}`;
 }

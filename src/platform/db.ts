@@ -12,8 +12,13 @@ export type Database = { sql: Sql; close(): Promise<void> };
 /** The SQLSTATE of an error the server raised, e.g. "23505"; undefined for anything else. */
 const sqlState = (error: unknown) => error instanceof postgres.PostgresError ? error.code : undefined;
 
-export const isUniqueViolation = (error: unknown) => sqlState(error) === "23505";
+/** A unique violation, of `constraint` when named. */
+export const isUniqueViolation = (error: unknown, constraint?: string) =>
+  sqlState(error) === "23505" &&
+  (constraint === undefined || (error as postgres.PostgresError).constraint_name === constraint);
 export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23503";
+/** Another transaction got there first: run this one again. */
+export const isSerializationFailure = (error: unknown) => sqlState(error) === "40001";
 /** Class 22, data exceptions: a value the schemas let through but the database refuses. */
 export const isDataException = (error: unknown) => sqlState(error)?.startsWith("22") ?? false;
 

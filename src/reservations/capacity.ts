@@ -16,7 +16,7 @@ export type SlotUsage = Window & { capacity: number; confirmed: number; remainin
 /** A slot whose counter is not the sum of the confirmed reservations covering it, or is over capacity. */
 export type Drift = { slot_start: Date; counted: number; expected: number };
 
-type SlotChange = { slot_start: Date; confirmed: number; delta: number };
+type SlotChange = { slot_start: Date; confirmed: number; delta: number; applied: boolean };
 
 const slotStep = (sql: Sql | Tx, slotMinutes: number) => sql`make_interval(mins => ${slotMinutes}::int)`;
 
@@ -39,32 +39,34 @@ export async function slotUsage(sql: Sql, config: CapacityConfig, window: Window
   return rows.map((row) => ({ ...row, capacity, remaining: capacity - row.confirmed }));
 }
 
-/** Refuses, without locking, a hold larger than the remaining confirmed capacity of any slot it covers. */
-export async function assertFits(sql: Sql | Tx, config: CapacityConfig, hold: Hold): Promise<void> {
-  const [tightest] = await sql<{ slot_start: Date; confirmed: number }[]>`
+export type FullestSlot = { slot_start: Date; confirmed: number };
+
+/** The fullest slot of a hold's window, read without locking: send it in a batch, then judge it with `assertFits`. */
+export const fullestSlot = (sql: Sql | Tx, hold: Window) =>
+  sql<FullestSlot[]>`
     SELECT slot_start, confirmed FROM slot_usage
     WHERE slot_start >= ${hold.start_at} AND slot_start < ${hold.end_at}
     ORDER BY confirmed DESC, slot_start
     LIMIT 1`;
-  const confirmed = tightest?.confirmed ?? 0;
+
+/** Refuses a hold larger than the remaining confirmed capacity of its fullest slot (none: an empty window). */
+export function assertFits(config: CapacityConfig, hold: Hold, fullest: FullestSlot | undefined): void {
+  const confirmed = fullest?.confirmed ?? 0;
   if (hold.headcount > config.MAX_CONCURRENT_EXAMINEES - confirmed) {
-    throw capacityExceeded(config, tightest?.slot_start ?? hold.start_at, confirmed, hold.headcount);
+    throw capacityExceeded(config, fullest?.slot_start ?? hold.start_at, confirmed, hold.headcount);
   }
 }
 
 /**
- * Moves confirmed capacity in the caller's transaction: gives back `release`, takes `claim` (either may be
- * absent). The slot rows are locked in slot order; when the claim does not fit it throws CAPACITY_EXCEEDED and
- * the transaction, rolled back, changes nothing.
+ * The statements that move confirmed capacity in the caller's transaction: give back `release`, take `claim`
+ * (either may be absent). Unsent, so the caller pipelines them after the reservation's own lock; the slot rows are
+ * locked in slot order, and the counters change only if every claimed slot keeps within capacity. Judge the last
+ * one's rows with `assertShifted`: when the claim does not fit the transaction must roll back.
  */
-export async function shiftCapacity(
-  tx: Tx,
-  config: CapacityConfig,
-  { claim, release }: { claim?: Hold; release?: Hold },
-): Promise<void> {
-  if (claim) await ensureSlotRows(tx, config.SLOT_MINUTES, claim);
-  const changed = await applyChanges(
+export function capacityShift(tx: Tx, config: CapacityConfig, { claim, release }: { claim?: Hold; release?: Hold }) {
+  const changes = applyChanges(
     tx,
+    config,
     tx`
       SELECT slot_start, ${claim?.headcount ?? 0}::int AS delta FROM slot_usage
       WHERE slot_start >= ${claim?.start_at ?? null}::timestamptz AND slot_start < ${claim?.end_at ?? null}::timestamptz
@@ -73,21 +75,26 @@ export async function shiftCapacity(
       WHERE slot_start >= ${release?.start_at ?? null}::timestamptz
         AND slot_start < ${release?.end_at ?? null}::timestamptz`,
   );
-  const [tightest] = changed
-    .filter((slot) => slot.delta > 0 && slot.confirmed > config.MAX_CONCURRENT_EXAMINEES)
-    .sort((a, b) => b.confirmed - a.confirmed);
-  if (claim && tightest) {
-    throw capacityExceeded(config, tightest.slot_start, tightest.confirmed - claim.headcount, claim.headcount);
+  return claim ? [ensureSlotRows(tx, config, claim), changes] : [changes];
+}
+
+/** Throws CAPACITY_EXCEEDED, naming the fullest slot, when a claimed slot's counter could not take the headcount. */
+export function assertShifted(config: CapacityConfig, claim: Hold, changed: SlotChange[]): void {
+  const [fullest] = changed.filter((slot) => !slot.applied).sort((a, b) => b.confirmed - a.confirmed);
+  if (fullest) {
+    throw capacityExceeded(config, fullest.slot_start, fullest.confirmed - fullest.delta, claim.headcount);
   }
 }
 
-/** Gives back the confirmed capacity held by a user's reservations, in the transaction that deletes them. */
-export async function releaseUserCapacity(tx: Tx, userId: number): Promise<void> {
-  // Locked in a statement of their own: the release below then reads their latest state (a confirmation
-  // that was in flight has committed) and sees every slot row that confirmation created.
-  await tx`SELECT id FROM reservations WHERE user_id = ${userId} ORDER BY id FOR UPDATE`;
+/**
+ * Gives back the confirmed capacity held by a user's reservations, in the transaction that deletes them; the caller
+ * has locked them in a statement of its own, so this reads their latest state (a confirmation that was in flight has
+ * committed) and sees every slot row that confirmation created.
+ */
+export async function releaseUserCapacity(tx: Tx, config: CapacityConfig, userId: number): Promise<void> {
   await applyChanges(
     tx,
+    config,
     tx`
       SELECT u.slot_start, -r.headcount AS delta
       FROM reservations r JOIN slot_usage u ON u.slot_start >= r.start_at AND u.slot_start < r.end_at
@@ -117,36 +124,50 @@ export async function capacityDrift(sql: Sql, config: CapacityConfig): Promise<D
  * Creates the missing counter rows of a window, in slot order. Concurrent inserts of one key wait for each
  * other, so a common order keeps them deadlock-free; the rows then exist for the locking statement.
  */
-async function ensureSlotRows(tx: Tx, slotMinutes: number, window: Window) {
-  const step = slotStep(tx, slotMinutes);
-  await tx`
-    INSERT INTO slot_usage (slot_start)
-    SELECT s FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
+function ensureSlotRows(tx: Tx, config: CapacityConfig, window: Window) {
+  const step = slotStep(tx, config.SLOT_MINUTES);
+  return tx`
+    INSERT INTO slot_usage (slot_start, capacity)
+    SELECT s, ${config.MAX_CONCURRENT_EXAMINEES}
+    FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
     ORDER BY s
     ON CONFLICT DO NOTHING`;
 }
 
 /**
- * Adds each slot's summed delta. The counter rows are locked by `ORDER BY slot_start FOR UPDATE` (rows are
- * locked as the sort hands them out), and the UPDATE touches only rows that CTE has already locked, so every
- * transaction takes its slot locks in the same order and none can deadlock another.
+ * Adds each slot's summed delta where the slot stays within capacity, and returns every slot's count with whether its
+ * change applied (one that did not means the claim does not fit: the caller must roll back). The counter rows are
+ * locked by `ORDER BY slot_start FOR UPDATE` (rows are locked as the sort hands them out), and the UPDATE touches only
+ * rows that CTE has already locked, so every transaction takes its slot locks in the same order and none can deadlock
+ * another. The fit is judged in the UPDATE's own WHERE, which PostgreSQL evaluates on the latest version of the row
+ * (the locking CTE may hand back the version of the statement's snapshot). The row's `capacity` follows the
+ * configuration, so the table's CHECK refuses an overbooked slot whatever code path writes it; a release never
+ * raises it above what the slot already holds.
  */
-async function applyChanges(tx: Tx, changes: postgres.Fragment): Promise<SlotChange[]> {
-  return await tx<SlotChange[]>`
+function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment) {
+  const capacity = config.MAX_CONCURRENT_EXAMINEES;
+  return tx<SlotChange[]>`
     WITH deltas AS (
       SELECT slot_start, sum(delta)::int AS delta FROM (${changes}) c
       GROUP BY slot_start
       HAVING sum(delta) <> 0
     ), locked AS MATERIALIZED (
-      SELECT slot_start FROM slot_usage
+      SELECT slot_start, confirmed FROM slot_usage
       WHERE slot_start IN (SELECT slot_start FROM deltas)
       ORDER BY slot_start
       FOR UPDATE
+    ), updated AS (
+      UPDATE slot_usage u SET
+        confirmed = u.confirmed + d.delta,
+        capacity = CASE WHEN d.delta > 0 THEN ${capacity} ELSE greatest(${capacity}, u.confirmed + d.delta) END
+      FROM locked l JOIN deltas d USING (slot_start)
+      WHERE u.slot_start = l.slot_start AND (d.delta < 0 OR u.confirmed + d.delta <= ${capacity})
+      RETURNING u.slot_start, u.confirmed
     )
-    UPDATE slot_usage u SET confirmed = u.confirmed + d.delta
-    FROM locked JOIN deltas d USING (slot_start)
-    WHERE u.slot_start = locked.slot_start
-    RETURNING u.slot_start, u.confirmed, d.delta`;
+    SELECT d.slot_start, d.delta, coalesce(up.confirmed, l.confirmed + d.delta) AS confirmed,
+      up.slot_start IS NOT NULL AS applied
+    FROM deltas d JOIN locked l USING (slot_start) LEFT JOIN updated up USING (slot_start)
+    ORDER BY d.slot_start`;
 }
 
 function capacityExceeded(config: CapacityConfig, slotStart: Date, confirmed: number, headcount: number) {

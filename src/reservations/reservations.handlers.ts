@@ -1,3 +1,4 @@
+import type { Context } from "hono";
 import type { AppRouteHandler } from "../http/router.ts";
 import { paginated } from "../http/pagination.ts";
 import { publicUrl } from "../http/forwarded.ts";
@@ -8,37 +9,68 @@ import {
   getReservation,
   listReservations,
   updateReservation,
+  type Write,
 } from "./reservations.service.ts";
+import { auditEvents, reservationHistory } from "./history.ts";
+import { notModified } from "./etag.ts";
 import type * as routes from "./reservations.routes.ts";
 
+/** What a write passes on of its request: the request id for history, If-Match, and the Idempotency-Key. */
+const writeOf = (c: Context, ifMatch?: string): Write => ({
+  requestId: c.var.requestId,
+  ifMatch,
+  idempotency: c.var.idempotency,
+});
+
 export const create: AppRouteHandler<typeof routes.create> = async (c) => {
-  const reservation = await createReservation(c.var.deps, c.var.user, c.req.valid("json"));
-  return c.json(reservation, 201);
+  const { reservation, etag } = await createReservation(c.var.deps, c.var.caller, c.req.valid("json"), writeOf(c));
+  return c.json(reservation, 201, { ETag: etag });
 };
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
   const { page, page_size, ...filters } = c.req.valid("query");
-  const { count, reservations } = await listReservations(c.var.deps, c.var.user, filters, { page, page_size });
+  const { count, reservations } = await listReservations(c.var.deps, c.var.caller, filters, { page, page_size });
   return c.json(paginated(publicUrl(c, c.var.deps.config.TRUST_PROXY), { page, page_size }, count, reservations), 200);
 };
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
-  const { id } = c.req.valid("param");
-  return c.json(await getReservation(c.var.deps, c.var.user, id), 200);
+  const { reservation, etag } = await getReservation(c.var.deps, c.var.caller, c.req.valid("param").id);
+  if (notModified(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304, { ETag: etag });
+  return c.json(reservation, 200, { ETag: etag });
 };
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
-  const { id } = c.req.valid("param");
-  return c.json(await updateReservation(c.var.deps, c.var.user, id, c.req.valid("json")), 200);
+  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  const changes = c.req.valid("json");
+  const { reservation, etag } = await updateReservation(
+    c.var.deps,
+    c.var.caller,
+    c.req.valid("param").id,
+    changes,
+    write,
+  );
+  return c.json(reservation, 200, { ETag: etag });
 };
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-  const { id } = c.req.valid("param");
-  await deleteReservation(c.var.deps, c.var.user, id);
+  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  await deleteReservation(c.var.deps, c.var.caller, c.req.valid("param").id, write);
   return c.body(null, 204);
 };
 
 export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
-  const { id } = c.req.valid("param");
-  return c.json(await confirmReservation(c.var.deps, c.var.user, id), 200);
+  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  const { reservation, etag } = await confirmReservation(c.var.deps, c.var.caller, c.req.valid("param").id, write);
+  return c.json(reservation, 200, { ETag: etag });
+};
+
+export const history: AppRouteHandler<typeof routes.history> = async (c) => {
+  const results = await reservationHistory(c.var.deps, c.var.caller, c.req.valid("param").id);
+  return c.json({ results }, 200);
+};
+
+export const audit: AppRouteHandler<typeof routes.audit> = async (c) => {
+  const { page, page_size, ...filters } = c.req.valid("query");
+  const { count, events } = await auditEvents(c.var.deps, c.var.caller, filters, { page, page_size });
+  return c.json(paginated(publicUrl(c, c.var.deps.config.TRUST_PROXY), { page, page_size }, count, events), 200);
 };

@@ -8,4 +8,6 @@ export const reservationsRouter = createRouter()
   .openapi(routes.get, handlers.get)
   .openapi(routes.update, handlers.update)
   .openapi(routes.remove, handlers.remove)
-  .openapi(routes.confirm, handlers.confirm);
+  .openapi(routes.confirm, handlers.confirm)
+  .openapi(routes.history, handlers.history)
+  .openapi(routes.audit, handlers.audit);

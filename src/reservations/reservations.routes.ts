@@ -1,6 +1,8 @@
+import { z } from "@hono/zod-openapi";
 import { guardedRoute, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { IdParam } from "../http/schemas.ts";
 import { adminOnly, signedIn } from "../auth/guard.ts";
+import { IdempotencyHeaders, idempotent } from "../idempotency/idempotency.ts";
 import {
   BookingChangesSchema,
   BookingSchema,
@@ -8,8 +10,24 @@ import {
   ReservationPageSchema,
   ReservationSchema,
 } from "./reservations.schemas.ts";
+import { AuditPageSchema, AuditQuery, HistorySchema } from "./history.schemas.ts";
 
 const tags = ["reservations"];
+
+/** A response carrying one reservation: its ETag comes with it. */
+const withEtag = (description: string) => ({
+  ...jsonResponse(ReservationSchema, description),
+  headers: z.object({ ETag: z.string().openapi({ description: "Strong; changes with every change of it" }) }),
+});
+
+/** Writes of one reservation: retried safely with an Idempotency-Key, guarded against lost updates with If-Match. */
+const WriteHeaders = IdempotencyHeaders.extend({
+  "if-match": z.string().optional().openapi({
+    description: "The ETag last read: a reservation changed since is refused with 412, nothing changed",
+  }),
+});
+
+const retryProblems = problems(409, 422);
 
 export const create = guardedRoute(signedIn, {
   method: "post",
@@ -17,8 +35,9 @@ export const create = guardedRoute(signedIn, {
   operationId: "createReservation",
   tags,
   summary: "Request a reservation (pending until an admin confirms it)",
-  request: { body: jsonBody(BookingSchema) },
-  responses: { 201: jsonResponse(ReservationSchema, "The pending reservation"), ...problems(400, 409, 503) },
+  middleware: [idempotent],
+  request: { body: jsonBody(BookingSchema), headers: IdempotencyHeaders },
+  responses: { 201: withEtag("The pending reservation"), ...problems(400, 409, 422, 503) },
 });
 
 export const list = guardedRoute(signedIn, {
@@ -37,8 +56,19 @@ export const get = guardedRoute(signedIn, {
   operationId: "getReservation",
   tags,
   summary: "One reservation (yours, or any for an admin)",
-  request: { params: IdParam },
-  responses: { 200: jsonResponse(ReservationSchema, "The reservation"), ...problems(400, 404, 503) },
+  request: {
+    params: IdParam,
+    headers: z.object({
+      "if-none-match": z.string().optional().openapi({
+        description: "The ETag last read: 304 with no body while it is still current",
+      }),
+    }),
+  },
+  responses: {
+    200: withEtag("The reservation"),
+    304: { description: "Not modified since the ETag in If-None-Match" },
+    ...problems(400, 404, 503),
+  },
 });
 
 export const update = guardedRoute(signedIn, {
@@ -47,8 +77,9 @@ export const update = guardedRoute(signedIn, {
   operationId: "updateReservation",
   tags,
   summary: "Change the window or headcount (owner while pending, admin always)",
-  request: { params: IdParam, body: jsonBody(BookingChangesSchema) },
-  responses: { 200: jsonResponse(ReservationSchema, "The changed reservation"), ...problems(400, 404, 409, 503) },
+  middleware: [idempotent],
+  request: { params: IdParam, body: jsonBody(BookingChangesSchema), headers: WriteHeaders },
+  responses: { 200: withEtag("The changed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
 export const remove = guardedRoute(signedIn, {
@@ -57,8 +88,9 @@ export const remove = guardedRoute(signedIn, {
   operationId: "deleteReservation",
   tags,
   summary: "Delete a reservation (owner while pending, admin always)",
-  request: { params: IdParam },
-  responses: { 204: { description: "Deleted" }, ...problems(400, 404, 409, 503) },
+  middleware: [idempotent],
+  request: { params: IdParam, headers: WriteHeaders },
+  responses: { 204: { description: "Deleted" }, ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
 export const confirm = guardedRoute(adminOnly, {
@@ -67,9 +99,27 @@ export const confirm = guardedRoute(adminOnly, {
   operationId: "confirmReservation",
   tags,
   summary: "Confirm a pending reservation against the remaining capacity (admin)",
+  middleware: [idempotent],
+  request: { params: IdParam, headers: WriteHeaders },
+  responses: { 200: withEtag("The confirmed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
+});
+
+export const history = guardedRoute(signedIn, {
+  method: "get",
+  path: "/reservations/{id}/history",
+  operationId: "getReservationHistory",
+  tags,
+  summary: "Every change of a reservation, oldest first (owner or admin)",
   request: { params: IdParam },
-  responses: {
-    200: jsonResponse(ReservationSchema, "The confirmed reservation"),
-    ...problems(400, 404, 409, 503),
-  },
+  responses: { 200: jsonResponse(HistorySchema, "The events of the reservation"), ...problems(400, 404, 503) },
+});
+
+export const audit = guardedRoute(adminOnly, {
+  method: "get",
+  path: "/audit",
+  operationId: "listAuditEvents",
+  tags: ["audit"],
+  summary: "Every change of every reservation, deleted ones included, newest first (admin)",
+  request: { query: AuditQuery },
+  responses: { 200: jsonResponse(AuditPageSchema, "A page of events"), ...problems(400, 503) },
 });

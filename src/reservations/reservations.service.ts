@@ -1,13 +1,19 @@
 import type { Deps } from "../deps.ts";
-import { isForeignKeyViolation, type Sql, type Tx } from "../platform/db.ts";
-import type { Caller } from "../auth/auth.schemas.ts";
+import { isSerializationFailure, type Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
-import { offsetOf, type Page } from "../http/pagination.ts";
-import { assertFits, type Hold, shiftCapacity } from "./capacity.ts";
+import { type Page, withTotal } from "../http/pagination.ts";
+import type { Caller, User } from "../auth/auth.schemas.ts";
+import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
+import { assertFits, assertShifted, capacityShift, fullestSlot, type Hold } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
+import { assertIfMatch, etagOf, etagSql } from "./etag.ts";
+import { type Changes, eventInsert, knownReservation } from "./history.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
+
+/** What a write knows of its request besides the caller: for history, ETags and safe retries. */
+export type Write = { requestId: string; ifMatch?: string; idempotency?: KeyedRequest };
 
 type ReservationRow = Hold & {
   id: number;
@@ -16,7 +22,11 @@ type ReservationRow = Hold & {
   created_at: Date;
   updated_at: Date;
   confirmed_at: Date | null;
+  version: number;
 };
+
+/** A reservation as responses show it, with the ETag of its version. */
+export type Versioned = { reservation: Reservation; etag: string };
 
 const toReservation = (row: ReservationRow): Reservation => ({
   id: row.id,
@@ -30,73 +40,216 @@ const toReservation = (row: ReservationRow): Reservation => ({
   confirmed_at: row.confirmed_at?.toISOString() ?? null,
 });
 
+const versioned = (row: ReservationRow): Versioned => ({ reservation: toReservation(row), etag: etagOf(row) });
+
 const notFound = () => new AppError("NOT_FOUND", "No such reservation");
 const notPending = (detail: string) => new AppError("RESERVATION_NOT_PENDING", detail);
 
 /** A customer only ever sees their own reservations: another's is "not found", never "forbidden". */
-async function findVisible(sql: Sql | Tx, caller: Caller, id: number, { forUpdate = false } = {}) {
-  const [row] = await sql<ReservationRow[]>`
-    SELECT * FROM reservations
-    WHERE id = ${id} ${caller.is_admin ? sql`` : sql`AND user_id = ${caller.id}`}
-    ${forUpdate ? sql`FOR UPDATE` : sql``}`;
-  if (!row) throw notFound();
-  return row;
+function assertVisible(user: User, row: ReservationRow | undefined): asserts row is ReservationRow {
+  if (!row || !(user.is_admin || row.user_id === user.id)) throw notFound();
 }
 
-export async function createReservation({ sql, config, clock }: ServiceDeps, caller: Caller, booking: Hold) {
+/** The stored outcome of a keyed write, for its batch; a reservation body gets the ETag of its version. */
+function storedOutcome(tx: Tx, key: KeyedRequest | undefined, now: Date, status: number, row?: ReservationRow) {
+  if (!key) return [];
+  const body = row ? tx`${tx.json(toReservation(row))}::jsonb` : tx`NULL::jsonb`;
+  const headers = row ? { "Content-Type": "application/json", ETag: etagOf(row) } : {};
+  return [outcomeInsert(tx, key, now, { status, headers: tx`${tx.json(headers)}::jsonb`, body })];
+}
+
+/**
+ * Requests a reservation, in one statement: the caller's row is locked so the pending cap holds under concurrent
+ * requests, and the reservation is inserted only when the cap, the remaining capacity and the Idempotency-Key
+ * (if any) allow it; its `created` event and stored outcome go in with it.
+ */
+export async function createReservation(deps: ServiceDeps, caller: Caller, booking: Hold, write: Write) {
+  const { sql, config, clock } = deps;
   const now = clock();
   assertValidBooking(booking, config);
-  assertBookingOpen(booking.start_at, caller, now, config.BOOKING_LEAD_DAYS);
-  await assertFits(sql, config, booking);
-  const [row] = await sql<ReservationRow[]>`
-    INSERT INTO reservations (user_id, start_at, end_at, headcount, created_at, updated_at)
-    VALUES (${caller.id}, ${booking.start_at}, ${booking.end_at}, ${booking.headcount}, ${now}, ${now})
-    RETURNING *`.catch((error) => {
-    // The caller's account was deleted while this request was in flight: their token no longer stands.
-    if (isForeignKeyViolation(error)) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
-    throw error;
+  const user = await caller.user;
+  assertBookingOpen(booking.start_at, user, now, config.BOOKING_LEAD_DAYS);
+  const key = write.idempotency;
+  // The outcome's body is the new reservation with the id the database assigns.
+  const template = toReservation({
+    ...booking,
+    id: 0,
+    user_id: user.id,
+    status: "pending",
+    created_at: now,
+    updated_at: now,
+    confirmed_at: null,
+    version: 1,
   });
-  return toReservation(row);
+  const outcome = key
+    ? sql`, outcome AS (${
+      outcomeInsert(sql, key, now, {
+        status: 201,
+        headers: sql`jsonb_build_object('Content-Type', 'application/json', 'ETag', ${etagSql(sql, "created")})`,
+        body: sql`jsonb_set(${sql.json(template)}::jsonb, '{id}', to_jsonb(created.id))`,
+        from: sql`FROM created`,
+      })
+    })`
+    : sql``;
+  const [row] = await sql<(ReservationRow & CreateVerdict)[]>`
+    WITH owner AS MATERIALIZED (
+      SELECT id, pending_count FROM users WHERE id = ${user.id} FOR NO KEY UPDATE
+    ), key AS MATERIALIZED (
+      SELECT ${key ? lockKey(sql, key) : sql`true`} AS free
+    ), fullest AS (${fullestSlot(sql, booking)}), created AS (
+      INSERT INTO reservations (user_id, start_at, end_at, headcount, created_at, updated_at)
+      SELECT owner.id, ${booking.start_at}, ${booking.end_at}, ${booking.headcount}, ${now}, ${now} FROM owner, key
+      WHERE key.free
+        AND (${user.is_admin} OR owner.pending_count < ${config.MAX_PENDING_PER_USER})
+        AND ${booking.headcount} <= ${config.MAX_CONCURRENT_EXAMINEES} - coalesce((SELECT confirmed FROM fullest), 0)
+      RETURNING *
+    ), event AS (${
+    eventInsert(sql, {
+      action: "created",
+      at: now,
+      actorId: user.id,
+      requestId: write.requestId,
+      changes: {
+        start_at: [null, template.start_at],
+        end_at: [null, template.end_at],
+        headcount: [null, booking.headcount],
+      },
+    }, sql`FROM created r`)
+  })${outcome}
+    SELECT created.*, owner.id IS NOT NULL AS owner_exists, owner.pending_count, key.free AS key_free,
+      fullest.slot_start AS fullest_start, fullest.confirmed AS fullest_confirmed
+    FROM key LEFT JOIN owner ON true LEFT JOIN fullest ON true LEFT JOIN created ON true`.catch(keyTaken);
+  if (!row.owner_exists) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
+  if (!row.key_free) throw keyInUse();
+  if (row.id === null) {
+    if (!user.is_admin && row.pending_count >= config.MAX_PENDING_PER_USER) {
+      throw new AppError(
+        "TOO_MANY_PENDING",
+        `You already hold ${config.MAX_PENDING_PER_USER} pending reservations: wait for a confirmation or delete one`,
+      );
+    }
+    const fullest = row.fullest_start
+      ? { slot_start: row.fullest_start, confirmed: row.fullest_confirmed! }
+      : undefined;
+    assertFits(config, booking, fullest);
+  }
+  return versioned(row);
 }
 
-/** Newest first; a customer's `user_id` filter is replaced by their own id. */
+type CreateVerdict = {
+  owner_exists: boolean;
+  pending_count: number;
+  key_free: boolean;
+  fullest_start: Date | null;
+  fullest_confirmed: number | null;
+};
+
+/** Newest first; a customer's `user_id` filter is replaced by their own id. The total comes in the same statement. */
 export async function listReservations({ sql }: ServiceDeps, caller: Caller, filters: ReservationFilters, page: Page) {
-  const owner = caller.is_admin ? filters.user_id : caller.id;
-  const { status, from = null, to = null } = filters;
+  // The caller's role is read inside the statement, so the list does not wait for the caller's row.
+  const isAdmin = sql`coalesce((SELECT is_admin FROM users WHERE id = ${caller.id}), false)`;
+  const { status, user_id, from = null, to = null } = filters;
   // Overlap with [from, to), either end open; tstzrange(start_at, end_at) is what the gist index covers.
   const overlapping = from || to
     ? sql`AND tstzrange(start_at, end_at) && tstzrange(${from}::timestamptz, ${to}::timestamptz)`
     : sql``;
-  const where = sql`
-    WHERE true
-    ${owner === undefined ? sql`` : sql`AND user_id = ${owner}`}
+  const matching = sql`
+    SELECT * FROM reservations
+    WHERE (user_id = ${caller.id} OR ${isAdmin})
+    ${user_id === undefined ? sql`` : sql`AND (user_id = ${user_id} OR NOT ${isAdmin})`}
     ${status ? sql`AND status = ${status}` : sql``}
     ${overlapping}`;
-  const [{ count }] = await sql<{ count: number }[]>`SELECT count(*)::int AS count FROM reservations ${where}`;
-  const rows = await sql<ReservationRow[]>`
-    SELECT * FROM reservations ${where}
-    ORDER BY created_at DESC, id DESC LIMIT ${page.page_size} OFFSET ${offsetOf(page)}`;
-  return { count, reservations: rows.map(toReservation) };
+  const [, rows] = await Promise.all([
+    caller.user,
+    sql<(ReservationRow & { total: number })[]>`${
+      withTotal(sql, matching, sql`ORDER BY created_at DESC, id DESC`, page)
+    }`,
+  ]);
+  return { count: rows[0].total, reservations: rows.filter((row) => row.id !== null).map(toReservation) };
 }
 
-export async function getReservation({ sql }: ServiceDeps, caller: Caller, id: number) {
-  return toReservation(await findVisible(sql, caller, id));
+/** The caller's row and the reservation are read alongside each other. */
+export async function getReservation({ sql }: ServiceDeps, caller: Caller, id: number): Promise<Versioned> {
+  const [user, [row]] = await Promise.all([
+    caller.user,
+    sql<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id}`,
+  ]);
+  assertVisible(user, row);
+  return versioned(row);
+}
+
+type Change<T> = {
+  /** The statements of the change, unsent, in order; the reservation is locked before any of them runs. */
+  statements: PromiseLike<unknown>[];
+  /** Judges their answers, in the same order, once they are in (throw to roll back), and gives the result. */
+  finish: (results: unknown[]) => T;
+};
+
+/**
+ * One change of one reservation in one transaction, in four round trips: the reservation is read alongside the
+ * caller's row, then BEGIN, every statement of the change as one pipelined batch behind a re-lock of the row
+ * (`SELECT … FOR UPDATE`) and a claim of the Idempotency-Key, and COMMIT. A row that moved between the read and the
+ * lock (its version changed: `lock_reservation_version` aborts the batch before any of it applies) is changed again in a
+ * transaction whose read is the lock, so contention costs one
+ * round trip more and never starves. Nothing is awaited inside a transaction but its own statements, so a busy pool
+ * (or PGlite's one connection) cannot deadlock on it.
+ */
+async function changeReservation<T>(
+  { sql }: ServiceDeps,
+  caller: Caller,
+  id: number,
+  write: Write,
+  plan: (tx: Tx, current: ReservationRow, user: User) => Change<T>,
+): Promise<T> {
+  const [user, [seen]] = await Promise.all([
+    caller.user,
+    sql<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id}`,
+  ]);
+  const run = async (tx: Tx, current: ReservationRow | undefined, relock: boolean) => {
+    assertVisible(user, current);
+    assertIfMatch(write.ifMatch, current);
+    const { statements, finish } = plan(tx, current, user);
+    const key = write.idempotency && tx<{ free: boolean }[]>`SELECT ${lockKey(tx, write.idempotency)} AS free`;
+    const lock = relock && tx`SELECT lock_reservation_version(${id}, ${current.version})`;
+    const [keyed, , ...results] = await Promise.all([key || [{ free: true }], lock || [], ...statements]);
+    if (!keyed[0].free) throw keyInUse();
+    return finish(results);
+  };
+  try {
+    return await sql.begin((tx) => run(tx, seen, true)) as T;
+  } catch (error) {
+    if (!isSerializationFailure(error)) keyTaken(error);
+  }
+  return await sql.begin(async (tx) => {
+    const [current] = await tx<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id} FOR UPDATE`;
+    return await run(tx, current, false);
+  }).catch(keyTaken) as T;
+}
+
+/** `{ field: [old, new] }` for every field of the booking that changes. */
+function changesOf(current: Hold, next: Hold): Changes {
+  const json = (value: Date | number) => value instanceof Date ? value.toISOString() : value;
+  const fields = ["start_at", "end_at", "headcount"] as const;
+  return Object.fromEntries(
+    fields.filter((f) => json(current[f]) !== json(next[f])).map((f) => [f, [json(current[f]), json(next[f])]]),
+  );
 }
 
 /**
- * Validated as the resulting reservation. A pending one is checked against the counters up front; a
- * confirmed one (admins only) has its capacity moved under the slot locks, or nothing changes.
+ * Validated as the resulting reservation. A pending one is checked against the counters; a confirmed one (admins
+ * only) has its capacity moved under the slot locks, or nothing changes.
  */
-export async function updateReservation(
-  { sql, config, clock }: ServiceDeps,
+export function updateReservation(
+  deps: ServiceDeps,
   caller: Caller,
   id: number,
   changes: Partial<Hold>,
-) {
+  write: Write,
+): Promise<Versioned> {
+  const { config, clock } = deps;
   const now = clock();
-  return await sql.begin(async (tx) => {
-    const current = await findVisible(tx, caller, id, { forUpdate: true });
-    if (!caller.is_admin && current.status !== "pending") {
+  return changeReservation(deps, caller, id, write, (tx, current, user) => {
+    if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be changed by an admin");
     }
     const next: Hold = {
@@ -106,44 +259,107 @@ export async function updateReservation(
     };
     assertValidBooking(next, config);
     for (const startAt of [current.start_at, next.start_at]) {
-      assertBookingOpen(startAt, caller, now, config.BOOKING_LEAD_DAYS);
+      assertBookingOpen(startAt, user, now, config.BOOKING_LEAD_DAYS);
     }
-    if (current.status === "pending") await assertFits(tx, config, next);
-    const [row] = await tx<ReservationRow[]>`
-      UPDATE reservations
-      SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount}, updated_at = ${now}
-      WHERE id = ${id}
-      RETURNING *`;
-    if (current.status === "confirmed") await shiftCapacity(tx, config, { release: current, claim: next });
-    return toReservation(row);
+    const row = { ...current, ...next, updated_at: now, version: current.version + 1 };
+    const capacity = current.status === "pending"
+      ? [fullestSlot(tx, next)]
+      : capacityShift(tx, config, { release: current, claim: next });
+    return {
+      statements: [
+        tx`
+          UPDATE reservations
+          SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount},
+            updated_at = ${now}, version = ${row.version}
+          WHERE id = ${id}`,
+        ...capacity,
+        eventInsert(
+          tx,
+          {
+            action: "changed",
+            at: now,
+            actorId: user.id,
+            requestId: write.requestId,
+            changes: changesOf(current, next),
+          },
+          knownReservation(tx, current),
+        ),
+        ...storedOutcome(tx, write.idempotency, now, 200, row),
+      ],
+      finish: (results) => {
+        // The answer of the last capacity statement: the fullest slot, or the shifted counters.
+        const answer = results[capacity.length] as never[];
+        if (current.status === "pending") assertFits(config, next, answer[0]);
+        else assertShifted(config, next, answer);
+        return versioned(row);
+      },
+    };
   });
 }
 
 /** Deleting a confirmed reservation (admins only) releases its slots in the same transaction. */
-export async function deleteReservation({ sql, config }: ServiceDeps, caller: Caller, id: number) {
-  await sql.begin(async (tx) => {
-    const current = await findVisible(tx, caller, id, { forUpdate: true });
-    if (!caller.is_admin && current.status !== "pending") {
+export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write) {
+  const { config, clock } = deps;
+  const now = clock();
+  await changeReservation(deps, caller, id, write, (tx, current, user) => {
+    if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be deleted by an admin");
     }
-    await tx`DELETE FROM reservations WHERE id = ${id}`;
-    if (current.status === "confirmed") await shiftCapacity(tx, config, { release: current });
+    return {
+      statements: [
+        eventInsert(
+          tx,
+          { action: "deleted", at: now, actorId: user.id, requestId: write.requestId },
+          knownReservation(tx, current),
+        ),
+        tx`DELETE FROM reservations WHERE id = ${id}`,
+        ...(current.status === "confirmed" ? capacityShift(tx, config, { release: current }) : []),
+        ...storedOutcome(tx, write.idempotency, now, 204),
+      ],
+      finish: () => undefined,
+    };
   });
 }
 
 /** Locks the reservation, then its slots in order; re-checks capacity there and adds the headcount. */
-export async function confirmReservation({ sql, config, clock }: ServiceDeps, caller: Caller, id: number) {
+export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write): Promise<Versioned> {
+  const { config, clock } = deps;
   const now = clock();
-  return await sql.begin(async (tx) => {
-    const current = await findVisible(tx, caller, id, { forUpdate: true });
+  return changeReservation(deps, caller, id, write, (tx, current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
-    assertBookingOpen(current.start_at, caller, now, config.BOOKING_LEAD_DAYS);
-    const [row] = await tx<ReservationRow[]>`
-      UPDATE reservations SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}
-      WHERE id = ${id}
-      RETURNING *`;
-    // The slot rows are the contended locks: taken last, they are held for one statement and the commit.
-    await shiftCapacity(tx, config, { claim: current });
-    return toReservation(row);
+    assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
+    const row: ReservationRow = {
+      ...current,
+      status: "confirmed",
+      confirmed_at: now,
+      updated_at: now,
+      version: current.version + 1,
+    };
+    // The slot rows are the contended locks: taken last, they are held for the rest of the batch and the commit.
+    const shift = capacityShift(tx, config, { claim: current });
+    return {
+      statements: [
+        tx`
+          UPDATE reservations SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
+          WHERE id = ${id}`,
+        eventInsert(
+          tx,
+          {
+            action: "confirmed",
+            at: now,
+            actorId: user.id,
+            requestId: write.requestId,
+            changes: { status: ["pending", "confirmed"] },
+          },
+          knownReservation(tx, current),
+        ),
+        ...storedOutcome(tx, write.idempotency, now, 200, row),
+        ...shift,
+      ],
+      finish: (results) => {
+        assertShifted(config, current, results.at(-1) as never[]);
+        return versioned(row);
+      },
+    };
   });
 }

@@ -1,7 +1,7 @@
 import type { Config } from "../config.ts";
 import { AppError, type FieldError, fieldErrors } from "../http/problem.ts";
 import { dayMs } from "../platform/clock.ts";
-import type { Caller } from "../auth/auth.schemas.ts";
+import type { User } from "../auth/auth.schemas.ts";
 import { type Hold, isSlotBoundary } from "./capacity.ts";
 
 /** One field error per instant that is not on a slot boundary. */
@@ -30,11 +30,11 @@ export function assertValidBooking(booking: Hold, config: Pick<Config, "SLOT_MIN
  * A customer can request or change a reservation while `now <= start_at - BOOKING_LEAD_DAYS`; an admin is
  * not bound by the lead time, but nobody books, moves or confirms a window that has already started.
  */
-export function assertBookingOpen(startAt: Date, caller: Caller, now: Date, leadDays: number) {
+export function assertBookingOpen(startAt: Date, user: Pick<User, "is_admin">, now: Date, leadDays: number) {
   if (now >= startAt) {
     throw new AppError("BOOKING_DEADLINE_PASSED", `The window starting ${startAt.toISOString()} has already started`);
   }
-  if (!caller.is_admin && now.getTime() > startAt.getTime() - leadDays * dayMs) {
+  if (!user.is_admin && now.getTime() > startAt.getTime() - leadDays * dayMs) {
     throw new AppError(
       "BOOKING_DEADLINE_PASSED",
       `A window starting ${startAt.toISOString()} can only be booked or changed until ${leadDays} days before`,

@@ -4,6 +4,7 @@ import { PageQuery } from "../http/pagination.ts";
 import { IdParam } from "../http/schemas.ts";
 import { UserSchema } from "../auth/auth.schemas.ts";
 import { adminOnly, signedIn } from "../auth/guard.ts";
+import { IdempotencyHeaders, idempotent } from "../idempotency/idempotency.ts";
 import { RegisterSchema, UserPageSchema } from "./users.schemas.ts";
 
 const tags = ["users"];
@@ -14,8 +15,9 @@ export const register = createRoute({
   operationId: "registerUser",
   tags,
   summary: "Register a customer",
-  request: { body: jsonBody(RegisterSchema) },
-  responses: { 201: jsonResponse(UserSchema, "The new user"), ...problems(400, 409, 429, 503) },
+  middleware: [idempotent],
+  request: { body: jsonBody(RegisterSchema), headers: IdempotencyHeaders },
+  responses: { 201: jsonResponse(UserSchema, "The new user"), ...problems(400, 409, 422, 429, 503) },
 });
 
 export const me = guardedRoute(signedIn, {

@@ -1,32 +1,58 @@
 import type { Deps } from "../deps.ts";
 import { isUniqueViolation } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
-import { offsetOf, type Page } from "../http/pagination.ts";
+import { type Page, withTotal } from "../http/pagination.ts";
 import type { Caller, User } from "../auth/auth.schemas.ts";
 import { findUserById, toUser, userColumns, type UserRow } from "../auth/auth.service.ts";
 import { hashPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
 import { releaseUserCapacity } from "../reservations/capacity.ts";
+import { eventInsert } from "../reservations/history.ts";
+import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
 import type { Registration } from "./users.schemas.ts";
 
-type UsersDeps = Pick<Deps, "sql" | "config">;
+type UsersDeps = Pick<Deps, "sql" | "config" | "clock">;
 
 /** A customer may only address themselves: any other id, existing or not, is 403. */
-function assertSelfOrAdmin(caller: Caller, id: number) {
-  if (!caller.is_admin && caller.id !== id) throw new AppError("FORBIDDEN", "You may only access your own account");
+function assertSelfOrAdmin(user: User, id: number) {
+  if (!user.is_admin && user.id !== id) throw new AppError("FORBIDDEN", "You may only access your own account");
 }
 
+/**
+ * Inserts a user; with an Idempotency-Key, its outcome is stored in the same statement (the body gets the id the
+ * database assigns), and a key another request is still running with is refused.
+ */
 export async function createUser(
-  { sql }: Pick<Deps, "sql">,
+  { sql, clock }: Pick<Deps, "sql" | "clock">,
   input: { username: string; email: string; passwordHash: string; isAdmin?: boolean },
+  key?: KeyedRequest,
 ): Promise<User> {
+  const now = clock();
+  const isAdmin = input.isAdmin ?? false;
+  const template = toUser({ id: 0, username: input.username, email: input.email, is_admin: isAdmin, date_joined: now });
+  const outcome = key
+    ? sql`, outcome AS (${
+      outcomeInsert(sql, key, now, {
+        status: 201,
+        headers: sql`${sql.json({ "Content-Type": "application/json" })}::jsonb`,
+        body: sql`jsonb_set(${sql.json(template)}::jsonb, '{id}', to_jsonb(created.id))`,
+        from: sql`FROM created`,
+      })
+    })`
+    : sql``;
   try {
-    const [row] = await sql<UserRow[]>`
-      INSERT INTO users (username, email, password_hash, is_admin)
-      VALUES (${input.username}, ${input.email}, ${input.passwordHash}, ${input.isAdmin ?? false})
-      RETURNING ${userColumns(sql)}`;
-    return toUser(row);
+    const [row] = await sql<(UserRow & { key_free: boolean })[]>`
+      WITH key AS MATERIALIZED (SELECT ${key ? lockKey(sql, key) : sql`true`} AS free), created AS (
+        INSERT INTO users (username, email, password_hash, is_admin, date_joined)
+        SELECT ${input.username}, ${input.email}, ${input.passwordHash}, ${isAdmin}, ${now} FROM key WHERE key.free
+        RETURNING ${userColumns(sql)}
+      )${outcome}
+      SELECT created.*, key.free AS key_free FROM key LEFT JOIN created ON true`;
+    const { key_free, ...user } = row;
+    if (!key_free) throw keyInUse();
+    return toUser(user);
   } catch (error) {
+    if (isUniqueViolation(error, "idempotency_keys_pkey")) keyTaken(error);
     if (isUniqueViolation(error)) {
       throw new AppError("USER_EXISTS", "A user with this email or username already exists");
     }
@@ -36,37 +62,50 @@ export async function createUser(
 
 /** A new customer; registrations count per client address (none for an in-process call). */
 export async function registerUser(
-  deps: Pick<Deps, "sql" | "config" | "cache">,
-  client: { address?: string },
+  deps: Pick<Deps, "sql" | "config" | "cache" | "clock">,
+  client: { address?: string; idempotency?: KeyedRequest },
   { username, email, password }: Registration,
 ): Promise<User> {
   const { config, cache } = deps;
   await takeRegistrationAttempt(cache, client.address, config.REGISTER_LIMIT);
-  return await createUser(deps, { username, email, passwordHash: await hashPassword(password, config.BCRYPT_COST) });
+  const passwordHash = await hashPassword(password, config.BCRYPT_COST);
+  return await createUser(deps, { username, email, passwordHash }, client.idempotency);
 }
 
-export async function listUsers({ sql }: UsersDeps, _caller: Caller, page: Page) {
-  const [{ count }] = await sql<{ count: number }[]>`SELECT count(*)::int AS count FROM users`;
-  const rows = await sql<UserRow[]>`
-    SELECT ${userColumns(sql)} FROM users
-    ORDER BY date_joined, id LIMIT ${page.page_size} OFFSET ${offsetOf(page)}`;
-  return { count, users: rows.map(toUser) };
+/** Oldest first; the total and the page in one statement. */
+export async function listUsers({ sql }: UsersDeps, _admin: Caller, page: Page) {
+  const rows = await sql<(UserRow & { total: number })[]>`
+    ${withTotal(sql, sql`SELECT ${userColumns(sql)} FROM users`, sql`ORDER BY date_joined, id`, page)}`;
+  return {
+    count: rows[0].total,
+    users: rows.filter((row) => row.id !== null).map(({ total: _, ...row }) => toUser(row)),
+  };
 }
 
 export async function getUser(deps: UsersDeps, caller: Caller, id: number): Promise<User> {
-  assertSelfOrAdmin(caller, id);
-  const user = await findUserById(deps, id);
-  if (!user) throw new AppError("NOT_FOUND", "No such user");
-  return user;
+  const [user, found] = await Promise.all([caller.user, findUserById(deps, id)]);
+  assertSelfOrAdmin(user, id);
+  if (!found) throw new AppError("NOT_FOUND", "No such user");
+  return found;
 }
 
 /** Deletes a user with their reservations, giving their confirmed capacity back in the same transaction. */
-export async function deleteUser({ sql }: UsersDeps, caller: Caller, id: number): Promise<void> {
-  assertSelfOrAdmin(caller, id);
+export async function deleteUser(
+  { sql, config, clock }: UsersDeps,
+  caller: Caller,
+  id: number,
+  write: { requestId: string },
+): Promise<void> {
+  const actor = await caller.user;
+  assertSelfOrAdmin(actor, id);
   const deleted = await sql.begin(async (tx) => {
+    // Reservations before their user, the order every change of a reservation takes them in (the pending count).
+    await tx`SELECT id FROM reservations WHERE user_id = ${id} ORDER BY id FOR UPDATE`;
     const [user] = await tx`SELECT id FROM users WHERE id = ${id} FOR UPDATE`;
     if (!user) return false;
-    await releaseUserCapacity(tx, id);
+    await releaseUserCapacity(tx, config, id);
+    const released = { action: "released", at: clock(), actorId: actor.id, requestId: write.requestId } as const;
+    await tx`${eventInsert(tx, released, tx`FROM reservations r WHERE r.user_id = ${id}`)}`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return true;
   });
@@ -74,7 +113,11 @@ export async function deleteUser({ sql }: UsersDeps, caller: Caller, id: number)
 }
 
 /** Makes sure an admin with this email exists: created when missing, promoted when not admin; a password is never changed. */
-export async function ensureAdmin(deps: Pick<Deps, "sql">, email: string, passwordHash: () => Promise<string>) {
+export async function ensureAdmin(
+  deps: Pick<Deps, "sql" | "clock">,
+  email: string,
+  passwordHash: () => Promise<string>,
+) {
   const { sql } = deps;
   const [promoted] = await sql<UserRow[]>`
     UPDATE users SET is_admin = true WHERE lower(email) = lower(${email})

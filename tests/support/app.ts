@@ -70,6 +70,8 @@ export async function createTestContext(
     DATA_DIR: dataDir,
     DATABASE_URL: databaseUrl,
     DB_POOL_MAX: "20",
+    // Specs that book hundreds of requests for one customer; the cap's own spec sets its own.
+    MAX_PENDING_PER_USER: "100000",
     ...env,
   });
   const database = await openDatabase(config);
@@ -114,7 +116,7 @@ export async function createTestContext(
   async function admin(name = `admin${++serial}`) {
     const email = `${name}@example.test`;
     const password = `${name}-password`;
-    const user = await createUser(database, {
+    const user = await createUser({ sql: database.sql, clock: clock.read }, {
       username: name,
       email,
       passwordHash: await hashPassword(password, config.BCRYPT_COST),

@@ -1,0 +1,80 @@
+import type postgres from "postgres";
+import type { Deps } from "../deps.ts";
+import { AppError } from "../http/problem.ts";
+import { isUniqueViolation, type Sql, type Tx } from "../platform/db.ts";
+import { dayMs } from "../platform/clock.ts";
+
+/** A request sent with an Idempotency-Key: whose key it is, the key, and what the request was. */
+export type KeyedRequest = { scope: string; key: string; fingerprint: string };
+
+export type Outcome = { fingerprint: string; status: number; headers: Record<string, string>; body: unknown };
+
+/** The contract keeps keys at least 24 h. */
+const keptMs = dayMs;
+// Expired keys are purged by the writes themselves, a few at a time, so no separate job has to exist.
+const purgedPerLookup = 100;
+
+/** The stored outcome of this key, if any; expired keys (this one included) go first. */
+export async function findOutcome({ sql, clock }: Pick<Deps, "sql" | "clock">, request: KeyedRequest) {
+  const now = clock();
+  const [outcome] = await sql<Outcome[]>`
+    WITH purged AS (
+      DELETE FROM idempotency_keys
+      WHERE expires_at < ${now}
+        AND (ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at < ${now} LIMIT ${purgedPerLookup}))
+          OR (scope = ${request.scope} AND key = ${request.key}))
+    )
+    SELECT fingerprint, status, headers, body FROM idempotency_keys
+    WHERE scope = ${request.scope} AND key = ${request.key} AND expires_at >= ${now}`;
+  return outcome;
+}
+
+/** True when no other transaction is running a request with this key; held until this transaction ends. */
+export const lockKey = (sql: Sql | Tx, request: KeyedRequest) =>
+  sql`pg_try_advisory_xact_lock(hashtextextended(${`${request.scope}\n${request.key}`}, 0))`;
+
+/**
+ * The INSERT that stores an outcome, for the statement or transaction of the effect itself; `from` names the rows it
+ * is built from (e.g. a data-modifying CTE), so the body may be SQL over them.
+ */
+export function outcomeInsert(
+  sql: Sql | Tx,
+  request: KeyedRequest,
+  now: Date,
+  outcome: { status: number; headers: postgres.Fragment; body: postgres.Fragment; from?: postgres.Fragment },
+) {
+  return sql`
+    INSERT INTO idempotency_keys (scope, key, fingerprint, status, headers, body, created_at, expires_at)
+    SELECT ${request.scope}, ${request.key}, ${request.fingerprint}, ${outcome.status}, ${outcome.headers},
+      ${outcome.body}, ${now}, ${new Date(now.getTime() + keptMs)}
+    ${outcome.from ?? sql``}`;
+}
+
+/** Stores a 404/409 outcome: it has no effect to share a transaction with. A racing twin may have stored one first. */
+export async function storeProblem(
+  { sql, clock }: Pick<Deps, "sql" | "clock">,
+  request: KeyedRequest,
+  problem: { status: number; body: unknown },
+) {
+  await sql`${
+    outcomeInsert(sql, request, clock(), {
+      status: problem.status,
+      headers: sql`${sql.json({ "Content-Type": "application/problem+json" })}::jsonb`,
+      body: sql`${sql.json(problem.body as postgres.JSONValue)}::jsonb`,
+    })
+  } ON CONFLICT DO NOTHING`;
+}
+
+/**
+ * Two requests with one key that both passed the lookup: the later one's outcome collides with the earlier's, its
+ * whole transaction rolls back, and it is told to retry, which then replays.
+ */
+export function keyTaken(error: unknown): never {
+  if (isUniqueViolation(error, "idempotency_keys_pkey")) {
+    throw new AppError("IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key just finished; retry to see it");
+  }
+  throw error;
+}
+
+export const keyInUse = () =>
+  new AppError("IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key is still running; retry later");
