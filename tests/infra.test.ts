@@ -173,16 +173,23 @@ Deno.test("the Dockerfile pins the Deno we run, caches dependencies from the loc
   assertMatch(dockerfile, /^RUN deno install --frozen --node-modules-dir=auto$/m);
 });
 
-/** The `--` flags of `deno task start`, with DATA_DIR's default (.data) moved to `dataDir`, as README says to. */
+/**
+ * The flags of `deno task start`, with DATA_DIR's default (.data) moved to `dataDir` as the README says to, and the
+ * other paths made absolute so that the check does not depend on where the tests run from.
+ */
 function startFlags(dataDir: string): string[] {
-  return tasks.start.split(" ").filter((arg) => arg.startsWith("--"))
-    .map((flag) => flag.replace(/(?<=[=,])\.data(?=,|$)/, dataDir));
+  const root = new URL("..", import.meta.url).pathname;
+  return tasks.start.split(" ").filter((arg) => arg.startsWith("--")).map((flag) => {
+    const [name, paths] = flag.split("=");
+    if (name !== "--allow-read" && name !== "--allow-write") return flag;
+    return `${name}=${paths.split(",").map((path) => path === ".data" ? dataDir : root + path).join(",")}`;
+  });
 }
 
 Deno.test("deno task start may read only DATA_DIR, migrations/ and node_modules/, and write only DATA_DIR", () => {
-  const flags = startFlags(".data");
-  assert(flags.includes("--allow-read=.data,migrations,node_modules"), flags.join(" "));
-  assert(flags.includes("--allow-write=.data"), flags.join(" "));
+  const flags = tasks.start.split(" ");
+  assert(flags.includes("--allow-read=.data,migrations,node_modules"), tasks.start);
+  assert(flags.includes("--allow-write=.data"), tasks.start);
   assert(flags.includes("--node-modules-dir=auto"), "PGlite's WASM is read from node_modules/");
   assertEquals(tasks.dev, tasks.start.replace("deno run", "deno run --watch"));
 });
