@@ -91,7 +91,7 @@ export async function runToExit(env: Record<string, string>) {
   return { code, lines: output.split("\n").filter(Boolean) };
 }
 
-export async function call(server: ServerProcess, path: string, init: RequestInit = {}) {
+export async function call(server: { url: string }, path: string, init: RequestInit = {}) {
   const response = await fetch(`${server.url}${path}`, init);
   const text = await response.text();
   let body: unknown = text;

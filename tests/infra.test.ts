@@ -1,20 +1,34 @@
 // No Docker engine runs the stack here: these checks read the files docker, compose and nginx would read.
 import { parse } from "yaml";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { findExecutable, run } from "../harness/process.ts";
+import { run } from "../harness/process.ts";
+import { startNginx } from "../harness/nginx.ts";
+import { call, json, startServer, stopServer } from "../harness/server-process.ts";
+import { api } from "../harness/paths.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
 
 // deno-lint-ignore no-explicit-any -- the compose file is checked key by key
 const compose: any = parse(await read("infra/docker-compose.yaml"));
+// deno-lint-ignore no-explicit-any
+const tlsOverride: any = parse(await read("infra/docker-compose.tls.yaml"));
+// deno-lint-ignore no-explicit-any
+const collector: any = parse(await read("infra/otel-collector.yaml"));
 const dockerfile = await read("infra/Dockerfile");
 const nginxConf = await read("infra/nginx.conf");
+const nginxTls = await read("infra/nginx-tls.conf");
 const envSample = await read(".env.sample");
+const tasks: Record<string, string> = JSON.parse(await read("deno.json")).tasks;
 const services = compose.services;
+/** The stack `docker compose up` starts: every service outside a profile. */
+const plainStack = Object.keys(services).filter((name) => !services[name].profiles);
 
 /** What compose makes of `${NAME:-default}` and `${NAME:?error}` when .env leaves NAME unset. */
 const withDefaults = (value: string) => String(value).replace(/\$\{\w+:-([^}]*)\}/g, "$1");
+
+/** Standard OpenTelemetry variables, which Deno reads itself (OTEL_DENO=true), not src/config.ts. */
+const openTelemetryVariables = ["OTEL_DENO", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"];
 
 /** The variables src/config.ts parses: the keys of its zod schema. */
 async function configVariables(): Promise<string[]> {
@@ -23,15 +37,43 @@ async function configVariables(): Promise<string[]> {
 }
 
 Deno.test("compose runs every service the README names, each with a healthcheck", () => {
-  assertEquals(Object.keys(services).sort(), ["api", "nginx", "postgres", "redis", "redis-http"]);
-  for (const [name, service] of Object.entries(services) as [string, { healthcheck?: { test: string[] } }][]) {
+  assertEquals(plainStack.sort(), ["api", "nginx", "postgres", "redis", "redis-http"]);
+  for (const name of plainStack) {
     // The api's healthcheck is the image's HEALTHCHECK.
-    const test = name === "api" ? dockerfile.match(/^HEALTHCHECK .*\n.*$/m)?.[0] : service.healthcheck?.test?.join(" ");
+    const test = name === "api"
+      ? dockerfile.match(/^HEALTHCHECK .*\n.*$/m)?.[0]
+      : services[name].healthcheck?.test?.join(" ");
     assert(test, `${name} has no healthcheck`);
   }
-  assertMatch(services.postgres.image, /^postgres:15/);
+  assertMatch(services.postgres.image, /^postgres:15\./);
   assertEquals(services.postgres.volumes, ["pgdata:/var/lib/postgresql/data"]);
   assertMatch(services["redis-http"].image, /^hiett\/serverless-redis-http:/);
+});
+
+Deno.test("every image is pinned to an exact version", () => {
+  const images = Object.values(services).flatMap((service) => (service as { image?: string }).image ?? []);
+  assertEquals(images.length, Object.keys(services).length - 1, "every service but the built api names an image");
+  for (const image of images) {
+    // PostgreSQL numbers its releases major.minor (15.18); the others major.minor.patch.
+    const exact = image.startsWith("postgres:") ? /:\d+\.\d+-/ : /:\d+\.\d+\.\d+(-[\w.]+)?$/;
+    assertMatch(image, exact, `${image} is not pinned to an exact version`);
+  }
+});
+
+Deno.test("the database and the cache sit on an internal network that nginx is not on", () => {
+  assertEquals(compose.networks.backend, { internal: true });
+  for (const name of ["postgres", "redis", "redis-http"]) assertEquals(services[name].networks, ["backend"]);
+  assertEquals(services.api.networks.sort(), ["backend", "edge"]);
+  assertEquals(services.nginx.networks, ["edge"]);
+  assert(!compose.networks.edge?.internal, "nginx publishes its ports from the edge network");
+});
+
+Deno.test("redis has a memory bound and evicts only expiring keys, nearest expiry first", () => {
+  const command: string[] = services.redis.command;
+  const option = (name: string) => command[command.indexOf(name) + 1];
+  assertMatch(option("--maxmemory"), /^\d+[kmg]b$/);
+  assertEquals(option("--maxmemory-policy"), "volatile-ttl");
+  assertEquals(option("--appendonly"), "yes");
 });
 
 Deno.test("the api starts only once postgres, redis and the Upstash proxy are healthy", () => {
@@ -61,14 +103,48 @@ Deno.test("the api gets the database, the Upstash proxy, a required JWT secret a
   assertMatch(services.postgres.environment.POSTGRES_PASSWORD, /^\$\{POSTGRES_PASSWORD:\?/);
 });
 
-Deno.test("the api's compose variables are all ones src/config.ts reads", async () => {
-  const known = new Set(await configVariables());
+Deno.test("the api's compose variables are all ones src/config.ts or Deno's OpenTelemetry reads", async () => {
+  const known = new Set([...await configVariables(), ...openTelemetryVariables]);
   for (const name of Object.keys(services.api.environment)) assert(known.has(name), `${name} is not in config.ts`);
+});
+
+Deno.test("TLS is an override: port 443 and the TLS listener with its certificates, plain http kept", () => {
+  const nginx = tlsOverride.services.nginx;
+  assertEquals(Object.keys(tlsOverride.services), ["nginx"]);
+  assertEquals(nginx.ports.map(withDefaults), ["443:443"]);
+  assert(nginx.volumes.includes("./nginx-tls.conf:/etc/nginx/tls/listener.conf:ro"));
+  assertMatch(nginx.volumes.find((v: string) => v.endsWith(":/etc/nginx/certs:ro")), /^\$\{TLS_CERT_DIR:\?/);
+  assertMatch(nginxConf, /^\s*listen 80;/m);
+  assertMatch(nginxConf, /^\s*include \/etc\/nginx\/tls\/\*\.conf;/m);
+  assertMatch(nginxTls, /^listen 443 ssl;/m);
+  assertMatch(nginxTls, /^ssl_certificate \/etc\/nginx\/certs\/tls\.crt;/m);
+  assertMatch(nginxTls, /^ssl_certificate_key \/etc\/nginx\/certs\/tls\.key;/m);
+});
+
+Deno.test("the observability profile adds a collector passing traces to Jaeger, and leaves the plain stack as it was", () => {
+  for (const name of ["otel-collector", "jaeger"]) assertEquals(services[name].profiles, ["observability"]);
+  assertMatch(services["otel-collector"].image, /^otel\/opentelemetry-collector-contrib:/);
+  assertMatch(services.jaeger.image, /^jaegertracing\/jaeger:/);
+  assert(services["otel-collector"].volumes.includes("./otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro"));
+  assertEquals(services.jaeger.ports, ["127.0.0.1:16686:16686"]);
+
+  const env = services.api.environment;
+  assertEquals(withDefaults(env.OTEL_DENO), "false", "OpenTelemetry stays off unless OTEL_DENO=true");
+  assertEquals(withDefaults(env.OTEL_EXPORTER_OTLP_ENDPOINT), "http://otel-collector:4318");
+  assertEquals(withDefaults(env.OTEL_SERVICE_NAME), "exam-slots");
+  assert(services["otel-collector"].networks.includes("backend"), "the api reaches the collector");
+
+  assertEquals(collector.receivers.otlp.protocols.http.endpoint, "0.0.0.0:4318");
+  const traces = collector.service.pipelines.traces;
+  assertEquals(traces.receivers, ["otlp"]);
+  const [exporter] = traces.exporters;
+  assertEquals(collector.exporters[exporter].endpoint, "jaeger:4317");
+  assert(services.jaeger.networks.some((n: string) => services["otel-collector"].networks.includes(n)));
 });
 
 Deno.test(".env.sample lists every config and compose variable, each under a comment", async () => {
   const lines = envSample.split("\n");
-  const composeText = await read("infra/docker-compose.yaml");
+  const composeText = await read("infra/docker-compose.yaml") + await read("infra/docker-compose.tls.yaml");
   const interpolated = [...composeText.matchAll(/\$\{(\w+)/g)].map((m) => m[1]);
   for (const name of new Set([...await configVariables(), ...interpolated])) {
     const at = lines.findIndex((line) => new RegExp(`^(# )?${name}=`).test(line));
@@ -92,6 +168,51 @@ Deno.test("the Dockerfile pins the Deno we run, caches dependencies from the loc
   assert(at(/^USER /m) < install, "dependencies are cached as that user");
   assertMatch(dockerfile, /^HEALTHCHECK [^\n]*\\\n[^\n]*\/healthz/m);
   assertMatch(dockerfile, /^CMD \["deno", "task", "start"\]$/m);
+  // `deno task start` reads the packages from node_modules/ (below): the image installs them there.
+  assertMatch(dockerfile, /^RUN deno install --frozen --node-modules-dir=auto$/m);
+});
+
+/**
+ * The flags of `deno task start`, with DATA_DIR's default (.data) moved to `dataDir` as the README says to, and the
+ * other paths made absolute so that the check does not depend on where the tests run from.
+ */
+function startFlags(dataDir: string): string[] {
+  const root = new URL("..", import.meta.url).pathname;
+  return tasks.start.split(" ").filter((arg) => arg.startsWith("--")).map((flag) => {
+    const [name, paths] = flag.split("=");
+    if (name !== "--allow-read" && name !== "--allow-write") return flag;
+    return `${name}=${paths.split(",").map((path) => path === ".data" ? dataDir : root + path).join(",")}`;
+  });
+}
+
+Deno.test("deno task start may read only DATA_DIR, migrations/ and node_modules/, and write only DATA_DIR", () => {
+  const flags = tasks.start.split(" ");
+  assert(flags.includes("--allow-read=.data,migrations,node_modules"), tasks.start);
+  assert(flags.includes("--allow-write=.data"), tasks.start);
+  assert(flags.includes("--node-modules-dir=auto"), "PGlite's WASM is read from node_modules/");
+  assertEquals(tasks.dev, tasks.start.replace("deno run", "deno run --watch"));
+});
+
+Deno.test("those permissions are enough for the embedded database: start, register, restart, log in", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "exam-slots-permissions-" });
+  const env = { APP_ENV: "development", DATA_DIR: dataDir };
+  const user = { username: "narrow", email: "narrow@example.test", password: "narrow-password" };
+  try {
+    const first = await startServer(env, startFlags(dataDir));
+    try {
+      assertEquals((await call(first, api("/users/"), json({ ...user, password2: user.password }))).status, 201);
+    } finally {
+      await stopServer(first);
+    }
+    const second = await startServer(env, startFlags(dataDir));
+    try {
+      assertEquals((await call(second, api("/users/login/"), json(user))).status, 200);
+    } finally {
+      await stopServer(second);
+    }
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
 });
 
 Deno.test("the lockfile covers the server's whole module graph (docker build uses --frozen)", async () => {
@@ -132,20 +253,7 @@ Deno.test("nginx limits bodies, gzips and forwards the request id and client add
   assertMatch(nginxConf, /^\s*error_page 413 /m);
 });
 
-const nginx = findExecutable("nginx", ["/usr/sbin"]);
-
-Deno.test({
-  name: "nginx accepts infra/nginx.conf (nginx -t)",
-  ignore: nginx === undefined,
-  async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "exam-slots-nginx-" });
-    try {
-      // Only the compose network resolves "api".
-      const conf = nginxConf.replace("server api:8000;", "server 127.0.0.1:8000;");
-      await Deno.writeTextFile(`${dir}/nginx.conf`, `pid ${dir}/nginx.pid;\n${conf}`);
-      await run(nginx!, ["-t", "-q", "-p", dir, "-e", `${dir}/error.log`, "-c", `${dir}/nginx.conf`]);
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  },
+Deno.test("nginx accepts infra/nginx.conf with and without the TLS listener (it starts on it)", async () => {
+  // Only the compose network resolves "api": the harness points the upstream at a loopback address instead.
+  for (const tls of [false, true]) await (await startNginx({ upstreams: ["127.0.0.1:8000"], tls })).stop();
 });
