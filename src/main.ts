@@ -1,17 +1,24 @@
 import { createApp } from "./app.ts";
 import { bootstrap, serverDeps } from "./bootstrap.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
-import { hashPassword } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";
 
 const { config, database } = await bootstrap();
-if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-  const password = config.ADMIN_PASSWORD;
-  await ensureAdmin(database.sql, config.ADMIN_EMAIL, () => hashPassword(password, config.BCRYPT_COST));
-}
-
 const deps = serverDeps(config, database);
 const { logger } = deps;
+
+if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+  const { ADMIN_EMAIL: email, ADMIN_PASSWORD: password, BCRYPT_COST: cost } = config;
+  const admin = await ensureAdmin(database.sql, { email, password, cost });
+  // Serve on: the operator fixes the email or the password; the account itself stays as its owner made it.
+  if (admin.outcome === "squatted") {
+    logger.error({
+      message: `ADMIN_EMAIL ${email} belongs to a non-admin account whose password is not ADMIN_PASSWORD: not promoted`,
+      email,
+    });
+  }
+}
+
 const app = createApp(deps);
 
 const requests = trackInFlight(app.fetch);

@@ -1,5 +1,8 @@
 import bcrypt from "bcryptjs";
 
+/** bcrypt reads no further than 72 bytes: a longer password would be accepted on its first 72 alone. */
+export const fitsBcrypt = (password: string) => new TextEncoder().encode(password).length <= 72;
+
 export const hashPassword = (password: string, cost: number): Promise<string> => bcrypt.hash(password, cost);
 
 const decoys = new Map<number, Promise<string>>();
