@@ -23,6 +23,8 @@ const schema = z.object({
   REGISTER_LIMIT: positiveInt.default(20),
   TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
+  PASSWORD_WORKERS: z.coerce.number().int().min(0).max(256).default(() => navigator.hardwareConcurrency),
+  PASSWORD_QUEUE_LIMIT: positiveInt.default(64),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),
   SLOT_MINUTES: positiveInt.default(60).refine((m) => 1440 % m === 0, "must divide 1440"),

@@ -1,11 +1,18 @@
 import { createApp } from "./app.ts";
 import { bootstrap, serverDeps } from "./bootstrap.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
+import { startPasswordWorkers, stopPasswordWorkers } from "./auth/passwords.ts";
 import { ensureAdmin } from "./users/users.service.ts";
 
 const { config, database } = await bootstrap();
 const deps = serverDeps(config, database);
 const { logger } = deps;
+
+const hashing = await startPasswordWorkers({
+  workers: config.PASSWORD_WORKERS,
+  queueLimit: config.PASSWORD_QUEUE_LIMIT,
+});
+logger.info({ message: "password hashing", hashing });
 
 if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   const { ADMIN_EMAIL: email, ADMIN_PASSWORD: password, BCRYPT_COST: cost } = config;
@@ -37,6 +44,7 @@ async function shutdown(signal: string) {
   await requests.idle(drainTimeoutMs);
   await server.shutdown();
   await database.close();
+  stopPasswordWorkers();
   logger.flush();
   Deno.exit(0);
 }
