@@ -18,6 +18,8 @@ export type Load = {
   operation: (i: number) => Promise<string>;
   /** Seconds of the same load run first and thrown away, so the JIT and the pools are warm. */
   warmup?: number;
+  /** Milliseconds each client waits after an operation before its next one (a probe, not a load); not timed. */
+  pauseMs?: number;
 } & ({ total: number } | { seconds: number });
 
 /** The raw record of one run, before it is summarized; runs of the same load can be pooled into one sample. */
@@ -31,7 +33,8 @@ export type Run = {
 
 /** Runs `operation` from `concurrency` workers in closed loop, until `total` operations or `seconds` have passed. */
 export async function run(load: Load): Promise<Run> {
-  if (load.warmup) await run({ concurrency: load.concurrency, operation: load.operation, seconds: load.warmup });
+  const { concurrency, operation, pauseMs } = load;
+  if (load.warmup) await run({ concurrency, operation, pauseMs, seconds: load.warmup });
   const latencies: number[] = [];
   const outcomes: Record<string, number> = {};
   const cpuBefore = machineCpu();
@@ -52,6 +55,7 @@ export async function run(load: Load): Promise<Run> {
       }
       latencies.push(performance.now() - begun);
       outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      if (load.pauseMs) await new Promise((resolve) => setTimeout(resolve, load.pauseMs));
     }
   }
 

@@ -7,8 +7,9 @@ import { confirm } from "./scenarios/confirm.ts";
 import { availability } from "./scenarios/availability.ts";
 import { create } from "./scenarios/create.ts";
 import { login } from "./scenarios/login.ts";
+import { loginStorm } from "./scenarios/login-storm.ts";
 
-const scenarios: Scenario[] = [confirm, availability, create, login];
+const scenarios: Scenario[] = [confirm, availability, create, login, loginStorm];
 
 const options = parseOptions(Deno.args);
 const unknown = options.only.filter((name) => !scenarios.some((s) => s.name === name));

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { fitsBcrypt } from "./auth/passwords.ts";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const positiveInt = z.coerce.number().int().positive();
@@ -15,7 +16,7 @@ const schema = z.object({
   REFRESH_TTL: positiveInt.default(7 * 24 * 3600),
   BCRYPT_COST: z.coerce.number().int().min(4).max(15).default(10),
   ADMIN_EMAIL: z.string().email().optional(),
-  ADMIN_PASSWORD: z.string().min(8).optional(),
+  ADMIN_PASSWORD: z.string().min(8).refine(fitsBcrypt, "must be at most 72 bytes (bcrypt's limit)").optional(),
   DOCS_ENABLED: flag.optional(),
   CORS_ORIGINS: z.string().default(""),
   MAX_BODY_BYTES: positiveInt.default(1024 * 1024),
@@ -23,6 +24,8 @@ const schema = z.object({
   LOGIN_LIMIT: positiveInt.default(10),
   TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
+  PASSWORD_WORKERS: z.coerce.number().int().min(0).max(256).default(() => navigator.hardwareConcurrency),
+  PASSWORD_QUEUE_LIMIT: positiveInt.default(64),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
   MAX_PENDING_PER_USER: positiveInt.default(50),
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),

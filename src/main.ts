@@ -1,22 +1,33 @@
 import { createApp } from "./app.ts";
 import { bootstrap, serverDeps } from "./bootstrap.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
-import { hashPassword } from "./auth/passwords.ts";
+import { passwordQueueLength, startPasswordWorkers, stopPasswordWorkers } from "./auth/passwords.ts";
+import { observeGauge } from "./platform/telemetry.ts";
 import { ensureAdmin } from "./users/users.service.ts";
-import { systemClock } from "./platform/clock.ts";
 
 const { config, database } = await bootstrap();
-if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
-  const password = config.ADMIN_PASSWORD;
-  await ensureAdmin(
-    { sql: database.sql, clock: systemClock },
-    config.ADMIN_EMAIL,
-    () => hashPassword(password, config.BCRYPT_COST),
-  );
-}
-
 const deps = serverDeps(config, database);
 const { logger } = deps;
+
+const hashing = await startPasswordWorkers({
+  workers: config.PASSWORD_WORKERS,
+  queueLimit: config.PASSWORD_QUEUE_LIMIT,
+});
+logger.info({ message: "password hashing", hashing });
+observeGauge("auth.password_hashing.queue", "Password hashes waiting for a worker", passwordQueueLength);
+
+if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
+  const { ADMIN_EMAIL: email, ADMIN_PASSWORD: password, BCRYPT_COST: cost } = config;
+  const admin = await ensureAdmin(database, { email, password, cost });
+  // Serve on: the operator fixes the email or the password; the account itself stays as its owner made it.
+  if (admin.outcome === "squatted") {
+    logger.error({
+      message: `ADMIN_EMAIL ${email} belongs to a non-admin account whose password is not ADMIN_PASSWORD: not promoted`,
+      email,
+    });
+  }
+}
+
 const app = createApp(deps);
 
 const requests = trackInFlight(app.fetch);
@@ -35,6 +46,7 @@ async function shutdown(signal: string) {
   await requests.idle(drainTimeoutMs);
   await server.shutdown();
   await database.close();
+  stopPasswordWorkers();
   logger.flush();
   Deno.exit(0);
 }

@@ -1,6 +1,5 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { createTestContext, describeOnEveryBackend, withContext } from "./support/app.ts";
-import { hashPassword } from "../src/auth/passwords.ts";
 import { ensureAdmin } from "../src/users/users.service.ts";
 import { findCredentials } from "../src/auth/auth.service.ts";
 import { api } from "../harness/paths.ts";
@@ -147,27 +146,27 @@ describeOnEveryBackend("users", async (step, t) => {
   });
 });
 
-Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user, and never changes a password", async () => {
+Deno.test("ADMIN_EMAIL creates the admin once, promotes an existing user only with their own password, and never changes a password", async () => {
   const t = await createTestContext();
   try {
-    const hash = () => hashPassword("admin-password-1", 4);
-    const created = await ensureAdmin({ sql: t.sql, clock: t.clock.read }, "boss@example.test", hash);
-    assertEquals(created.is_admin, true);
-    const again = await ensureAdmin(
-      { sql: t.sql, clock: t.clock.read },
-      "BOSS@example.test",
-      () => hashPassword("changed-password", 4),
-    );
-    assertEquals(again.id, created.id);
+    const boss = { email: "boss@example.test", password: "admin-password-1", cost: 4 };
+    const created = await ensureAdmin(t, boss);
+    assert(created.outcome === "created" && created.user.is_admin);
+    const again = await ensureAdmin(t, { ...boss, email: "BOSS@example.test", password: "changed-password" });
+    assert(again.outcome === "unchanged" && again.user.id === created.user.id);
     const before = await findCredentials(t, "boss@example.test");
     assertEquals(
-      (await t.request("POST", api("/users/login/"), {
-        body: { email: "boss@example.test", password: "admin-password-1" },
-      })).status,
+      (await t.request("POST", api("/users/login/"), { body: boss })).status,
       200,
     );
+
     const customer = await t.customer("promotable");
-    assertEquals((await ensureAdmin({ sql: t.sql, clock: t.clock.read }, customer.email, hash)).id, customer.id);
+    const squatted = await ensureAdmin(t, { email: customer.email, password: "not-their-password", cost: 4 });
+    assertEquals(squatted, { outcome: "squatted" });
+    assertEquals((await t.request("GET", api("/users/"), { token: customer.access })).status, 403);
+    const promoted = await ensureAdmin(t, { email: customer.email, password: customer.password, cost: 4 });
+    assert(promoted.outcome === "promoted" && promoted.user.id === customer.id);
+    assertEquals(Object.keys(promoted.user).sort(), ["date_joined", "email", "id", "is_admin", "username"]);
     assertEquals((await t.request("GET", api("/users/"), { token: customer.access })).status, 200);
     assertEquals((await findCredentials(t, "boss@example.test"))?.password_hash, before?.password_hash);
   } finally {

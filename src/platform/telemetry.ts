@@ -11,10 +11,7 @@ const scope = "exam-slots";
 export const tracer = trace.getTracer(scope);
 export const meter = metrics.getMeter(scope);
 
-/**
- * A gauge read at every metric export, e.g.
- * `observeGauge("auth.password_hashing.queue", "Password hashes waiting for a worker", () => pool.queueLength())`.
- */
+/** A gauge read at every metric export (the pool in use, the password-hashing queue). */
 export function observeGauge(name: string, description: string, read: () => number) {
   meter.createObservableGauge(name, { description }).addCallback((result) => result.observe(read()));
 }

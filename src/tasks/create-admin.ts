@@ -1,20 +1,22 @@
 import { parseArgs } from "node:util";
 import { bootstrap } from "../bootstrap.ts";
-import { hashPassword } from "../auth/passwords.ts";
+import { fitsBcrypt } from "../auth/passwords.ts";
 import { ensureAdmin } from "../users/users.service.ts";
-import { systemClock } from "../platform/clock.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { email: { type: "string" }, password: { type: "string" } } });
-if (!values.email || !values.password || values.password.length < 8) {
-  console.error("usage: deno task create-admin --email EMAIL --password PASSWORD (at least 8 characters)");
+const { email, password } = values;
+if (!email || !password || password.length < 8 || !fitsBcrypt(password)) {
+  console.error("usage: deno task create-admin --email EMAIL --password PASSWORD (8 characters to 72 bytes)");
   Deno.exit(2);
 }
 const { config, database } = await bootstrap();
-const password = values.password;
-const admin = await ensureAdmin(
-  { sql: database.sql, clock: systemClock },
-  values.email,
-  () => hashPassword(password, config.BCRYPT_COST),
-);
+const admin = await ensureAdmin(database, { email, password, cost: config.BCRYPT_COST });
 await database.close();
-console.error(`admin ready: ${admin.email} (id ${admin.id})`);
+if (admin.outcome === "squatted") {
+  console.error(
+    `refused: ${email} belongs to a non-admin account whose password is not the one given; ` +
+      "it is not promoted (log in as that account, or choose another email)",
+  );
+  Deno.exit(1);
+}
+console.error(`admin ${admin.outcome}: ${admin.user.email} (id ${admin.user.id})`);

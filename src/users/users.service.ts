@@ -1,10 +1,10 @@
 import type { Deps } from "../deps.ts";
-import { isUniqueViolation } from "../platform/db.ts";
+import { isUniqueViolation, type Sql } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
 import type { Caller, User } from "../auth/auth.schemas.ts";
 import { findUserById, toUser, userColumns, type UserRow } from "../auth/auth.service.ts";
-import { hashPassword } from "../auth/passwords.ts";
+import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
 import { releaseUserCapacity } from "../reservations/capacity.ts";
 import { eventInsert } from "../reservations/history.ts";
@@ -112,20 +112,49 @@ export async function deleteUser(
   if (!deleted) throw new AppError("NOT_FOUND", "No such user");
 }
 
-/** Makes sure an admin with this email exists: created when missing, promoted when not admin; a password is never changed. */
+export type AdminBootstrap =
+  | { outcome: "created" | "promoted" | "unchanged"; user: User }
+  /** A non-admin account holds the email with another password: someone may have registered it first. */
+  | { outcome: "squatted" };
+
+/**
+ * Makes sure the admin `email` exists: created when missing (with `password`), an existing admin left alone, an
+ * existing non-admin promoted only if `password` is theirs. No password is ever changed. Safe when several
+ * instances run it at once: the insert yields to a concurrent one, and each step is re-read, never assumed.
+ */
 export async function ensureAdmin(
-  deps: Pick<Deps, "sql" | "clock">,
-  email: string,
-  passwordHash: () => Promise<string>,
-) {
-  const { sql } = deps;
-  const [promoted] = await sql<UserRow[]>`
-    UPDATE users SET is_admin = true WHERE lower(email) = lower(${email})
-    RETURNING ${userColumns(sql)}`;
-  if (promoted) return toUser(promoted);
+  { sql }: Pick<Deps, "sql">,
+  { email, password, cost }: { email: string; password: string; cost: number },
+): Promise<AdminBootstrap> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [found] = await sql<(UserRow & { password_hash: string })[]>`
+      SELECT id, username, email, is_admin, date_joined, password_hash FROM users WHERE lower(email) = lower(${email})`;
+    if (!found) {
+      const created = await insertAdmin(sql, email, await hashPassword(password, cost));
+      if (created) return { outcome: "created", user: created };
+      continue; // another instance (or a registration) took the email or the username in between: look again
+    }
+    const { password_hash: passwordHash, ...existing } = found;
+    if (existing.is_admin) return { outcome: "unchanged", user: toUser(existing) };
+    if (!(await verifyPassword(password, passwordHash, cost))) return { outcome: "squatted" };
+    // Only the account whose password was just checked, not one whose password changed meanwhile.
+    const [promoted] = await sql<UserRow[]>`
+      UPDATE users SET is_admin = true WHERE id = ${existing.id} AND password_hash = ${passwordHash}
+      RETURNING id, username, email, is_admin, date_joined`;
+    if (promoted) return { outcome: "promoted", user: toUser(promoted) };
+  }
+  throw new Error(`could not create or find the admin ${email}: the users table keeps changing under us`);
+}
+
+/** Inserts the admin unless the email or the username is taken by then (no unique-violation error either way). */
+async function insertAdmin(sql: Sql, email: string, passwordHash: string): Promise<User | undefined> {
   const base = email.split("@")[0].replace(/[^\w.@+-]/g, "").slice(0, 140) || "admin";
-  const [{ taken }] = await sql<{ taken: boolean }[]>`
-    SELECT EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(${base})) AS taken`;
-  const username = taken ? `${base}-${crypto.randomUUID().slice(0, 8)}` : base;
-  return await createUser(deps, { username, email, passwordHash: await passwordHash(), isAdmin: true });
+  const suffixed = `${base}-${crypto.randomUUID().slice(0, 8)}`;
+  const [row] = await sql<UserRow[]>`
+    INSERT INTO users (username, email, password_hash, is_admin)
+    SELECT CASE WHEN EXISTS (SELECT 1 FROM users WHERE lower(username) = lower(${base})) THEN ${suffixed} ELSE ${base} END,
+      ${email}, ${passwordHash}, true
+    ON CONFLICT DO NOTHING
+    RETURNING id, username, email, is_admin, date_joined`;
+  return row && toUser(row);
 }
