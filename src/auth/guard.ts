@@ -3,7 +3,7 @@ import type { AppEnv } from "../http/router.ts";
 import { AppError } from "../http/problem.ts";
 import { type Access, bearerAuth, problems } from "../http/openapi.ts";
 import type { User } from "./auth.schemas.ts";
-import { findUserById } from "./auth.service.ts";
+import { findSessionUser } from "./auth.service.ts";
 import { verifyAccessToken } from "./tokens.ts";
 
 declare module "hono" {
@@ -14,14 +14,14 @@ declare module "hono" {
 }
 
 /**
- * Accepts a valid access token of a user who still exists: the user is read on every request, so a
- * deleted user is locked out at once and a promotion to admin applies at once.
+ * Accepts a valid access token of a session still on: the user is read on every request, so a deleted user, or
+ * one who changed their password or logged out everywhere, is locked out at once, and a promotion applies at once.
  */
 export const requireUser = createMiddleware<AppEnv>(async function requireUser(c, next) {
   const [scheme, token] = (c.req.header("Authorization") ?? "").split(" ");
   if (scheme?.toLowerCase() !== "bearer" || !token) throw new AppError("UNAUTHENTICATED");
   const deps = c.var.deps;
-  const user = await findUserById(deps, await verifyAccessToken(deps, token));
+  const user = await findSessionUser(deps, await verifyAccessToken(deps, token));
   if (!user) throw new AppError("UNAUTHENTICATED");
   c.set("user", user);
   await next();

@@ -14,3 +14,6 @@ export async function verifyPassword(password: string, hash: string | undefined,
   await bcrypt.compare(password, await decoys.get(cost)!);
   return false;
 }
+
+/** True when a stored hash was made at another cost than the current one. */
+export const needsRehash = (hash: string, cost: number): boolean => bcrypt.getRounds(hash) !== cost;
