@@ -28,7 +28,10 @@ const bcryptLimit = "must be at most 72 bytes (bcrypt's limit)";
 /** An email as registration takes it; login reads it the same way, so the lookup and the limiter agree. */
 export const EmailSchema = z.string().trim().max(254).pipe(z.email());
 
-/** A password a user chooses: 8–72 bytes, since bcrypt ignores whatever follows the 72nd. */
+/** A password to check: more than 72 bytes cannot be anyone's (bcrypt ignores whatever follows the 72nd). */
+const GivenPasswordSchema = z.string().min(1).refine((p) => byteLength(p) <= 72, bcryptLimit);
+
+/** A password a user chooses: 8–72 bytes. */
 export const NewPasswordSchema = z.string()
   .refine((p) => byteLength(p) >= 8, "must be at least 8 bytes")
   .refine((p) => byteLength(p) <= 72, bcryptLimit);
@@ -43,12 +46,12 @@ export function typedTwice<T extends z.ZodObject>(schema: T, first: keyof z.infe
 
 export const LoginSchema = z.object({
   email: EmailSchema,
-  password: z.string().min(1).refine((p) => byteLength(p) <= 72, bcryptLimit),
+  password: GivenPasswordSchema,
 }).openapi("Login", { example: { email: "exams@acme.example", password: "correct horse battery" } });
 
 export const ChangePasswordSchema = typedTwice(
   z.object({
-    current_password: z.string().min(1).max(1024),
+    current_password: GivenPasswordSchema,
     new_password: NewPasswordSchema,
     new_password2: z.string(),
   }),

@@ -28,8 +28,8 @@ function clientKey(address: string | undefined): string {
   if (!address) return "local";
   if (!ipaddr.isValid(address)) return address;
   const ip = ipaddr.process(address);
-  if (ip.kind() === "ipv4") return ip.toString();
-  return `${new ipaddr.IPv6([...(ip as ipaddr.IPv6).parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+  if (ip instanceof ipaddr.IPv4) return ip.toString();
+  return `${new ipaddr.IPv6([...ip.parts.slice(0, 4), 0, 0, 0, 0])}/64`;
 }
 
 const loginWindowSeconds = 15 * 60;
