@@ -3,8 +3,11 @@ import { sign } from "hono/jwt";
 import { assert, assertEquals } from "./support/assert.ts";
 import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
-import { book, bookConfirmed, booking } from "./support/reservations.ts";
+import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { operations } from "./support/spec.ts";
+import { createApp } from "../src/app.ts";
+import { MemoryCache } from "../src/platform/cache.ts";
+import { silentLogger } from "../src/platform/logger.ts";
 import { api } from "../harness/paths.ts";
 
 /** Rows of every table the API writes, to show a refused request changed nothing. */
@@ -261,6 +264,93 @@ Deno.test("a burst of concurrent wrong passwords for one email gets at most 10 o
     const checked = replies.filter((reply) => reply.status === 401).length;
     assert(checked <= 10, `${checked} guesses were checked`);
     for (const reply of replies.filter((reply) => reply.status !== 401)) assertProblem(reply, 429, "RATE_LIMITED");
+  });
+});
+
+Deno.test("failed logins from one address cannot lock the account's owner out from another", async () => {
+  await withContext({}, async (t) => {
+    const victim = await t.customer("lockout-victim");
+    const attacker = "203.0.113.66";
+    const guess = (address: string, password: string) =>
+      from(t, address, api("/users/login/"), { email: victim.email, password });
+    const statuses = [];
+    for (let i = 0; i < 12; i++) statuses.push((await guess(attacker, `guess-${i}`)).status);
+    assertEquals(statuses, [...Array(10).fill(401), 429, 429]);
+    assertProblem(await guess(attacker, victim.password), 429, "RATE_LIMITED");
+    assertEquals((await guess("198.51.100.10", victim.password)).status, 200);
+  });
+});
+
+Deno.test("past LOGIN_ADDRESS_LIMIT attempts from one address, whatever the emails, login is 429 before any hashing", async () => {
+  await withContext({ env: { LOGIN_ADDRESS_LIMIT: "3", BCRYPT_COST: "12" } }, async (t) => {
+    const attempt = async (address: string, email: string) => {
+      const started = performance.now();
+      const reply = await from(t, address, api("/users/login/"), { email, password: "a-guessed-password" });
+      return { status: reply.status, ms: performance.now() - started };
+    };
+    const address = "203.0.113.77";
+    const hashed = [];
+    for (let i = 0; i < 3; i++) hashed.push(await attempt(address, `someone${i}@example.test`));
+    const refused = [];
+    for (let i = 3; i < 8; i++) refused.push(await attempt(address, `someone${i}@example.test`));
+    assertEquals(hashed.map((a) => a.status), [401, 401, 401]);
+    assertEquals(refused.map((a) => a.status), [429, 429, 429, 429, 429]);
+    // One bcrypt comparison at cost 12 takes hundreds of milliseconds; a refusal takes a couple of cache calls.
+    const slowestRefusal = Math.max(...refused.map((a) => a.ms));
+    const fastestCheck = Math.min(...hashed.map((a) => a.ms));
+    assert(slowestRefusal < fastestCheck / 4, `refused in ${slowestRefusal} ms, checked in ${fastestCheck} ms`);
+    assertEquals((await attempt("203.0.113.78", "someone@example.test")).status, 401);
+  });
+});
+
+Deno.test("an IPv6 client counts by its /64 against the login address limit", async () => {
+  await withContext({ env: { LOGIN_ADDRESS_LIMIT: "2" } }, async (t) => {
+    const attempt = async (address: string) =>
+      (await from(t, address, api("/users/login/"), { email: "nobody@example.test", password: "guessing" })).status;
+    assertEquals(await attempt("2001:db8:1:2::1"), 401);
+    assertEquals(await attempt("2001:db8:1:2:ffff:ffff:ffff:ffff"), 401);
+    assertEquals(await attempt("2001:db8:1:2:abcd::5"), 429);
+    assertEquals(await attempt("2001:db8:1:3::1"), 401);
+  });
+});
+
+Deno.test("a statement running past DB_STATEMENT_TIMEOUT_MS is cut off with 503, not left hanging", async () => {
+  await withContext({ env: { DB_STATEMENT_TIMEOUT_MS: "300" } }, async (t) => {
+    const admin = await t.admin();
+    const alice = await t.customer();
+    const pending = await book(t, alice.access, booking("2027-04-20T10:00:00Z", 1, 10));
+    // Another session holds the reservation's row lock, so the confirmation's own lock waits on it.
+    await t.sql.begin(async (tx) => {
+      await tx`SELECT id FROM reservations WHERE id = ${pending.id} FOR UPDATE`;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const patience = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), 2_000));
+      const reply = await Promise.race([confirm(t, admin.access, pending.id), patience]);
+      clearTimeout(timer);
+      assert(reply, "the confirmation was still waiting for the lock after 2 s");
+      assertProblem(reply, 503, "SERVICE_UNAVAILABLE");
+    });
+    assertEquals((await confirm(t, admin.access, pending.id)).status, 200);
+  });
+});
+
+Deno.test("a flood of /healthz shares one probe of the dependencies per second", async () => {
+  await withContext({}, async (t) => {
+    class CountingCache extends MemoryCache {
+      pings = 0;
+      override ping() {
+        this.pings++;
+        return super.ping();
+      }
+    }
+    const cache = new CountingCache();
+    const app = createApp({ config: t.config, sql: t.sql, cache, clock: t.clock.read, logger: silentLogger });
+    const flood = await Promise.all(Array.from({ length: 50 }, () => app.request("/healthz")));
+    for (let i = 0; i < 20; i++) flood.push(await app.request("/healthz"));
+    assertEquals(flood.map((response) => response.status), Array(70).fill(200));
+    assertEquals(cache.pings, 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    assertEquals((await app.request("/healthz")).status, 200);
+    assertEquals(cache.pings, 2);
   });
 });
 

@@ -1,6 +1,10 @@
-import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
+import bcrypt from "bcryptjs";
 import { sign } from "hono/jwt";
+import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
+import { assertProblem } from "./support/problems.ts";
 import { describeOnEveryBackend, withContext } from "./support/app.ts";
+import { hashPassword } from "../src/auth/passwords.ts";
+import { createUser } from "../src/users/users.service.ts";
 import { api } from "../harness/paths.ts";
 
 const base64url = (value: unknown) =>
@@ -43,20 +47,63 @@ describeOnEveryBackend("auth", async (step, t) => {
     assertEquals(wrongPassword.body.detail, unknownEmail.body.detail);
   });
 
-  await step("the 11th failed login for one email within 15 minutes is rate limited with Retry-After", async () => {
-    const victim = await t.customer("victim");
-    const attempt = (password: string) =>
-      t.request("POST", api("/users/login/"), { body: { email: victim.email, password } });
-    for (let i = 0; i < 10; i++) assertEquals((await attempt("wrong-password")).status, 401);
-    const limited = await attempt(victim.password);
-    assertEquals(limited.status, 429);
-    assertEquals(limited.body.code, "RATE_LIMITED");
-    assert(Number(limited.headers.get("Retry-After")) > 0);
-    assertEquals(
-      (await t.request("POST", api("/users/login/"), { body: { email: alice.email, password: alice.password } }))
-        .status,
-      200,
-    );
+  await step(
+    "the 11th failed login for one email from one address within 15 minutes is 429 with Retry-After",
+    async () => {
+      const victim = await t.customer("victim");
+      const attempt = (password: string) =>
+        t.request("POST", api("/users/login/"), { body: { email: victim.email, password } });
+      for (let i = 0; i < 10; i++) assertEquals((await attempt("wrong-password")).status, 401);
+      const limited = await attempt(victim.password);
+      assertEquals(limited.status, 429);
+      assertEquals(limited.body.code, "RATE_LIMITED");
+      assert(Number(limited.headers.get("Retry-After")) > 0);
+      assertEquals(
+        (await t.request("POST", api("/users/login/"), { body: { email: alice.email, password: alice.password } }))
+          .status,
+        200,
+      );
+    },
+  );
+
+  await step("login refuses a password over 72 bytes (bcrypt's limit) with 400", async () => {
+    const reply = await t.request("POST", api("/users/login/"), {
+      body: { email: alice.email, password: alice.password + "x".repeat(73) },
+    });
+    assertProblem(reply, 400, "VALIDATION_ERROR");
+    assertEquals(reply.body.errors[0].path, "password");
+  });
+
+  await step(
+    "login reads the email as registration does: spaces around it are ignored, a malformed one is 400",
+    async () => {
+      const padded = await t.request("POST", api("/users/login/"), {
+        body: { email: `  ${alice.email} `, password: alice.password },
+      });
+      assertEquals(padded.status, 200);
+      const malformed = await t.request("POST", api("/users/login/"), {
+        body: { email: "alice-at-example.test", password: alice.password },
+      });
+      assertProblem(malformed, 400, "VALIDATION_ERROR");
+    },
+  );
+
+  await step("a hash made at another BCRYPT_COST is redone at the current cost when its owner logs in", async () => {
+    const email = "rehash@example.test";
+    const password = "an-older-password";
+    await createUser({ sql: t.sql, clock: t.clock.read }, {
+      username: "rehash",
+      email,
+      passwordHash: await hashPassword(password, 5),
+    });
+    const costOf = async () =>
+      bcrypt.getRounds((await t.sql`SELECT password_hash FROM users WHERE email = ${email}`)[0].password_hash);
+    const login = (password: string) => t.request("POST", api("/users/login/"), { body: { email, password } });
+    assertEquals((await login("a-wrong-password")).status, 401);
+    assertEquals(await costOf(), 5, "a failed login leaves the hash alone");
+    assertEquals((await login(password)).status, 200);
+    assertEquals(await costOf(), t.config.BCRYPT_COST);
+    assertEquals((await login(password)).status, 200);
   });
 
   await step("me returns the caller for a valid access token", async () => {

@@ -18,6 +18,8 @@ Deno.test("the defaults match the contract", () => {
   assertEquals(config.PORT, 8000);
   assertEquals(config.ACCESS_TTL, 900);
   assertEquals(config.REFRESH_TTL, 7 * 24 * 3600);
+  assertEquals(config.SESSION_MAX_AGE, 30 * 24 * 3600);
+  assertEquals(config.LOGIN_ADDRESS_LIMIT, 100);
   assertEquals(config.MAX_CONCURRENT_EXAMINEES, 50_000);
   assertEquals(config.BOOKING_LEAD_DAYS, 3);
   assertEquals(config.SLOT_MINUTES, 60);

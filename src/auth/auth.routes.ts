@@ -1,7 +1,7 @@
 import { createRoute } from "@hono/zod-openapi";
 import { guardedRoute, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { signedIn } from "./guard.ts";
-import { LoginSchema, RefreshSchema, TokenPairSchema } from "./auth.schemas.ts";
+import { ChangePasswordSchema, LoginSchema, RefreshSchema, TokenPairSchema } from "./auth.schemas.ts";
 
 const tags = ["auth"];
 
@@ -33,4 +33,23 @@ export const logout = guardedRoute(signedIn, {
   summary: "Revoke one of your refresh tokens",
   request: { body: jsonBody(RefreshSchema) },
   responses: { 204: { description: "Logged out" }, ...problems(400, 503) },
+});
+
+export const changePassword = guardedRoute(signedIn, {
+  method: "post",
+  path: "/users/me/password",
+  operationId: "changePassword",
+  tags,
+  summary: "Change your password; every session of yours ends",
+  request: { body: jsonBody(ChangePasswordSchema) },
+  responses: { 204: { description: "Changed; log in again" }, ...problems(400, 429, 503) },
+});
+
+export const logoutAll = guardedRoute(signedIn, {
+  method: "post",
+  path: "/users/logout-all",
+  operationId: "logoutAllSessions",
+  tags,
+  summary: "End every session of yours: all your refresh and access tokens stop working",
+  responses: { 204: { description: "Logged out everywhere" }, ...problems(503) },
 });

@@ -25,10 +25,48 @@ export const TokenPairSchema = z.object({
   expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds", example: 900 }),
 }).openapi("TokenPair");
 
+const byteLength = (s: string) => new TextEncoder().encode(s).length;
+const bcryptLimit = "must be at most 72 bytes (bcrypt's limit)";
+
+/** An email as registration takes it; login reads it the same way, so the lookup and the limiter agree. */
+export const EmailSchema = z.string().trim().max(254).pipe(z.email());
+
+/** A password to check: more than 72 bytes cannot be anyone's (bcrypt ignores whatever follows the 72nd). */
+const GivenPasswordSchema = z.string().min(1).refine((p) => byteLength(p) <= 72, bcryptLimit);
+
+/** A password a user chooses: 8–72 bytes. */
+export const NewPasswordSchema = z.string()
+  .refine((p) => byteLength(p) >= 8, "must be at least 8 bytes")
+  .refine((p) => byteLength(p) <= 72, bcryptLimit);
+
+/** A new password typed twice: the second field must repeat the first. */
+export function typedTwice<T extends z.ZodObject>(schema: T, first: keyof z.infer<T>, second: keyof z.infer<T>) {
+  return schema.refine((body) => body[first] === body[second], {
+    path: [second as string],
+    message: "passwords do not match",
+  });
+}
+
 export const LoginSchema = z.object({
-  email: z.string().trim().min(1).max(254),
-  password: z.string().min(1).max(1024),
+  email: EmailSchema,
+  password: GivenPasswordSchema,
 }).openapi("Login", { example: { email: "exams@acme.example", password: "correct horse battery" } });
+
+export const ChangePasswordSchema = typedTwice(
+  z.object({
+    current_password: GivenPasswordSchema,
+    new_password: NewPasswordSchema,
+    new_password2: z.string(),
+  }),
+  "new_password",
+  "new_password2",
+).openapi("ChangePassword", {
+  example: {
+    current_password: "correct horse battery",
+    new_password: "staple battery horse",
+    new_password2: "staple battery horse",
+  },
+});
 
 export const RefreshSchema = z.object({ refresh: z.string().min(1).max(4096) })
   .openapi("Refresh", { example: { refresh: "eyJhbGciOiJIUzI1NiJ9.eyJ0eXAiOiJyZWZyZXNoIn0.c2lnbmF0dXJl" } });

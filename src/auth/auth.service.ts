@@ -1,12 +1,23 @@
 import type { Deps } from "../deps.ts";
-import { AppError } from "../http/problem.ts";
+import { AppError, fieldErrors } from "../http/problem.ts";
 import type { Sql } from "../platform/db.ts";
 import type { Caller, User } from "./auth.schemas.ts";
-import { verifyPassword } from "./passwords.ts";
+import { hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import { returnLoginAttempt, takeLoginAttempt } from "./rate-limits.ts";
-import { issueTokens, readRefreshToken, revokeRefreshToken, spendRefreshToken, type TokenPair } from "./tokens.ts";
+import {
+  endSession,
+  issueTokens,
+  readRefreshToken,
+  rotateTokens,
+  type Session,
+  sessionOf,
+  type TokenPair,
+} from "./tokens.ts";
 
 type AuthDeps = Pick<Deps, "sql" | "cache" | "config" | "clock">;
+
+/** Where a request comes from; `address` is undefined for an in-process call. */
+export type Client = { address?: string };
 
 export type UserRow = Omit<User, "date_joined"> & { date_joined: Date };
 
@@ -20,31 +31,70 @@ export async function findUserById({ sql }: Pick<Deps, "sql">, id: number): Prom
   return row && toUser(row);
 }
 
+/**
+ * The user of a session that is still on: the user exists and has not ended their sessions (password change,
+ * logout-all) since this one began. One read, so the guard costs no more than a plain user lookup.
+ */
+export async function findSessionUser({ sql }: Pick<Deps, "sql">, session: Session): Promise<User | undefined> {
+  const [row] = await sql<UserRow[]>`
+    SELECT ${userColumns(sql)} FROM users
+    WHERE id = ${session.userId}
+      AND (sessions_valid_after IS NULL OR sessions_valid_after < ${session.startedAt})`;
+  return row && toUser(row);
+}
+
 export async function findCredentials({ sql }: Pick<Deps, "sql">, email: string) {
-  const [row] = await sql<{ id: number; password_hash: string }[]>`
-    SELECT id, password_hash FROM users WHERE lower(email) = lower(${email})`;
+  const [row] = await sql<{ id: number; password_hash: string; sessions_valid_after: Date | null }[]>`
+    SELECT id, password_hash, sessions_valid_after FROM users WHERE lower(email) = lower(${email})`;
   return row;
 }
 
-/** A token pair for a right email and password; wrong ones count towards the failed-login limit. */
-export async function logIn(deps: AuthDeps, { email, password }: { email: string; password: string }) {
-  const { cache, config } = deps;
-  await takeLoginAttempt(cache, config, email);
-  const credentials = await findCredentials(deps, email);
-  if (!(await verifyPassword(password, credentials?.password_hash, config.BCRYPT_COST))) {
-    throw new AppError("INVALID_CREDENTIALS", "Wrong email or password");
-  }
-  await returnLoginAttempt(cache, email);
-  return await issueTokens(deps, credentials.id);
+type Credentials = { id: number; password_hash: string };
+
+/**
+ * The account whose password this is, or undefined. The attempt counts under the login limits before the account
+ * is even looked up, so past a limit it costs no query and no hashing. It counts as a failure until the caller
+ * gives it back (`returnLoginAttempt`), which it does alongside its next step: with the cache silent, each of those
+ * calls waits out its timeout, and a login must not add them up.
+ */
+async function checkPassword<T extends Credentials>(
+  { cache, config }: AuthDeps,
+  client: Client,
+  { email, password }: { email: string; password: string },
+  lookUp: () => Promise<T | undefined>,
+): Promise<T | undefined> {
+  await takeLoginAttempt(cache, config, email, client.address);
+  const account = await lookUp();
+  return (await verifyPassword(password, account?.password_hash, config.BCRYPT_COST)) ? account : undefined;
 }
 
-/** Spends a refresh token for a new pair in the same session; the user must still exist. */
+/** Brings a hash made at another BCRYPT_COST to the current one, so no account answers at another speed. */
+async function rehashIfNeeded({ sql, config }: AuthDeps, account: Credentials, password: string) {
+  if (!needsRehash(account.password_hash, config.BCRYPT_COST)) return;
+  const rehashed = await hashPassword(password, config.BCRYPT_COST);
+  await sql`UPDATE users SET password_hash = ${rehashed}
+    WHERE id = ${account.id} AND password_hash = ${account.password_hash}`;
+}
+
+/** A token pair for a right email and password. */
+export async function logIn(deps: AuthDeps, client: Client, login: { email: string; password: string }) {
+  const account = await checkPassword(deps, client, login, () => findCredentials(deps, login.email));
+  if (!account) throw new AppError("INVALID_CREDENTIALS", "Wrong email or password");
+  await rehashIfNeeded(deps, account, login.password);
+  const [tokens] = await Promise.all([
+    issueTokens(deps, account.id, account.sessions_valid_after),
+    returnLoginAttempt(deps.cache, login.email, client.address),
+  ]);
+  return tokens;
+}
+
+/** Spends a refresh token for a new pair in the same session; the session must still be on. */
 export async function refreshSession(deps: AuthDeps, refreshToken: string): Promise<TokenPair> {
   const claims = await readRefreshToken(deps, refreshToken);
-  await spendRefreshToken(deps, claims);
-  const user = await findUserById(deps, Number(claims.sub));
-  if (!user) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
-  return await issueTokens(deps, user.id, claims.fam);
+  if (!(await findSessionUser(deps, sessionOf(claims)))) {
+    throw new AppError("UNAUTHENTICATED", "The session has ended or its user no longer exists");
+  }
+  return await rotateTokens(deps, claims);
 }
 
 /** Ends the session of one of the caller's own refresh tokens. */
@@ -52,6 +102,36 @@ export async function logOut(deps: AuthDeps, caller: Caller, refreshToken: strin
   const claims = await readRefreshToken(deps, refreshToken);
   await caller.user;
   if (Number(claims.sub) !== caller.id) throw new AppError("UNAUTHENTICATED", "Not one of your refresh tokens");
-  await spendRefreshToken(deps, claims);
-  await revokeRefreshToken(deps, claims);
+  await endSession(deps, claims);
+}
+
+/** Ends every session of the caller: tokens issued before now are refused, refresh and access alike. */
+export async function logOutEverywhere({ sql, clock }: AuthDeps, caller: Caller): Promise<void> {
+  await caller.user;
+  await sql`UPDATE users SET sessions_valid_after = ${clock()} WHERE id = ${caller.id}`;
+}
+
+/** Changes the caller's password, which ends every session of theirs; the current password must be given. */
+export async function updatePassword(
+  deps: AuthDeps,
+  caller: Caller,
+  client: Client,
+  { current_password, new_password }: { current_password: string; new_password: string },
+): Promise<void> {
+  const { sql, clock, config } = deps;
+  const [, [account]] = await Promise.all([
+    caller.user,
+    sql<(Credentials & { email: string })[]>`SELECT id, email, password_hash FROM users WHERE id = ${caller.id}`,
+  ]);
+  if (!account) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
+  // Checked like a login, limits included: a stolen access token is no way to guess the password at leisure.
+  const current = { email: account.email, password: current_password };
+  if (!(await checkPassword(deps, client, current, () => Promise.resolve(account)))) {
+    throw fieldErrors([{ path: "current_password", message: "is not your current password" }]);
+  }
+  const hash = await hashPassword(new_password, config.BCRYPT_COST);
+  await Promise.all([
+    sql`UPDATE users SET password_hash = ${hash}, sessions_valid_after = ${clock()} WHERE id = ${caller.id}`,
+    returnLoginAttempt(deps.cache, account.email, client.address),
+  ]);
 }

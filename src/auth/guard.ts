@@ -3,7 +3,7 @@ import type { AppEnv } from "../http/router.ts";
 import { AppError } from "../http/problem.ts";
 import { type Access, bearerAuth, problems } from "../http/openapi.ts";
 import type { Caller } from "./auth.schemas.ts";
-import { findUserById } from "./auth.service.ts";
+import { findSessionUser } from "./auth.service.ts";
 import { verifyAccessToken } from "./tokens.ts";
 
 declare module "hono" {
@@ -14,18 +14,19 @@ declare module "hono" {
 }
 
 /**
- * Accepts a valid access token of a user who still exists. The user row is read on every request (a deleted user
- * is locked out at once, a promotion applies at once), but not waited for here: the handler's own queries go out
- * alongside it. Whatever the handler answered, a caller whose row is gone gets 401.
+ * Accepts a valid access token of a session still on: the user is read on every request, so a deleted user, or one
+ * who changed their password or logged out everywhere, is locked out at once, and a promotion applies at once. The
+ * read is not waited for here: the handler's own queries go out alongside it. Whatever the handler answered, a
+ * caller whose session has ended gets 401.
  */
 export const requireUser = createMiddleware<AppEnv>(async function requireUser(c, next) {
   const [scheme, token] = (c.req.header("Authorization") ?? "").split(" ");
   if (scheme?.toLowerCase() !== "bearer" || !token) throw new AppError("UNAUTHENTICATED");
   const deps = c.var.deps;
-  const id = await verifyAccessToken(deps, token);
-  const user = findUserById(deps, id).then((found) => found ?? Promise.reject(new AppError("UNAUTHENTICATED")));
+  const session = await verifyAccessToken(deps, token);
+  const user = findSessionUser(deps, session).then((found) => found ?? Promise.reject(new AppError("UNAUTHENTICATED")));
   user.catch(() => {}); // awaited below, after the handler
-  c.set("caller", { id, user });
+  c.set("caller", { id: session.userId, user });
   await next();
   await user;
 });

@@ -66,3 +66,6 @@ export function stopPasswordWorkers() {
 
 /** Hashes waiting for a free worker: 0 when hashing runs on this thread. */
 export const passwordQueueLength = (): number => pool?.queueLength ?? 0;
+
+/** True when a stored hash was made at another cost than the current one. */
+export const needsRehash = (hash: string, cost: number): boolean => bcrypt.getRounds(hash) !== cost;

@@ -1,92 +1,122 @@
 import { sign, verify } from "hono/jwt";
+import { decodeHeader } from "hono/utils/jwt/jwt";
 import type { Cache } from "../platform/cache.ts";
 import { UnavailableError } from "../platform/unavailable.ts";
 import { AppError } from "../http/problem.ts";
 
-type TokenConfig = { JWT_SECRET: string; ACCESS_TTL: number; REFRESH_TTL: number };
+type TokenConfig = {
+  JWT_SECRET: string;
+  JWT_SECRET_PREVIOUS?: string;
+  JWT_ISSUER: string;
+  JWT_AUDIENCE: string;
+  ACCESS_TTL: number;
+  REFRESH_TTL: number;
+  SESSION_MAX_AGE: number;
+};
 type TokenDeps = { config: TokenConfig; cache: Cache; clock: () => Date };
 
 export type TokenPair = { access: string; refresh: string; token_type: "Bearer"; expires_in: number };
 
-type AccessClaims = { sub: string; typ: "access"; iat: number; exp: number };
-export type RefreshClaims = { sub: string; typ: "refresh"; jti: string; fam: string; iat: number; exp: number };
+/** A login and every token rotated from it. */
+export type Session = {
+  userId: number;
+  id: string;
+  /** When its login happened. Milliseconds, not seconds: a password change must also end a session begun the same second. */
+  startedAt: Date;
+};
 
-const algorithm = "HS256";
-const spentKey = (jti: string) => `refresh:spent:${jti}`;
-const revokedFamilyKey = (family: string) => `refresh:revoked-family:${family}`;
+type Claims = {
+  sub: string;
+  iss: string;
+  aud: string;
+  /** The session id. */
+  sid: string;
+  /** The session's login, in milliseconds since the epoch (OIDC's `auth_time` is whole seconds). */
+  auth_ms: number;
+  iat: number;
+  exp: number;
+};
+type AccessClaims = Claims & { typ: "access" };
+export type RefreshClaims = Claims & { typ: "refresh"; jti: string };
+
+/** The session a token belongs to. */
+export const sessionOf = (claims: Claims): Session => ({
+  userId: Number(claims.sub),
+  id: claims.sid,
+  startedAt: new Date(claims.auth_ms),
+});
+
+const algorithm = "HS256" as const;
+/** The one cache key of a session: the id of its current refresh token; gone once the session is revoked. */
+const sessionKey = (id: string) => `session:${id}`;
 
 const unauthenticated = (detail = "The token is missing, invalid, expired or revoked") =>
   new AppError("UNAUTHENTICATED", detail);
 
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
+const base64url = (bytes: Uint8Array) => bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 
-const keys = new Map<string, Promise<CryptoKey>>();
+type SigningKey = { kid: string; jwk: JsonWebKey & { alg: typeof algorithm; kid: string }; verifier: CryptoKey };
 
-/** The secret imported once: hono/jwt would import a string secret again on every sign and verify. */
-function keyOf(secret: string): Promise<CryptoKey> {
+const keys = new Map<string, Promise<SigningKey>>();
+
+/**
+ * A secret as a key, with a key id derived from it so a token names the secret that signed it and `JWT_SECRET`
+ * can rotate. Signing goes through a JWK, hono/jwt's way to put `kid` in the header; verifying, done on every
+ * request, uses a CryptoKey imported once (hono/jwt would import a string secret again every time).
+ */
+function keyOf(secret: string): Promise<SigningKey> {
   let key = keys.get(secret);
   if (!key) {
-    const hmac = { name: "HMAC", hash: "SHA-256" };
-    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), hmac, false, ["sign", "verify"]);
+    key = (async () => {
+      const raw = new TextEncoder().encode(secret);
+      const verifier = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, [
+        "sign",
+        "verify",
+      ]);
+      // An HMAC of a fixed label: names the secret without revealing anything about it.
+      const label = await crypto.subtle.sign("HMAC", verifier, new TextEncoder().encode("kid"));
+      const kid = base64url(new Uint8Array(label)).slice(0, 16);
+      return { kid, verifier, jwk: { kty: "oct", k: base64url(raw), alg: algorithm, kid } };
+    })();
     keys.set(secret, key);
   }
   return key;
 }
 
-/** A new access + refresh pair; the refresh token joins `family` (a login starts a new one). */
-export async function issueTokens(
-  { config, clock }: TokenDeps,
-  userId: number,
-  family: string = crypto.randomUUID(),
-): Promise<TokenPair> {
+/** The claims of a new pair; both expire by the end of their session at the latest. */
+function claimsFor({ config, clock }: TokenDeps, session: Session) {
   const iat = seconds(clock());
-  const access: AccessClaims = { sub: String(userId), typ: "access", iat, exp: iat + config.ACCESS_TTL };
+  const sessionEnd = seconds(session.startedAt) + config.SESSION_MAX_AGE;
+  const common = {
+    sub: String(session.userId),
+    iss: config.JWT_ISSUER,
+    aud: config.JWT_AUDIENCE,
+    sid: session.id,
+    auth_ms: session.startedAt.getTime(),
+    iat,
+  };
+  const access: AccessClaims = { ...common, typ: "access", exp: Math.min(iat + config.ACCESS_TTL, sessionEnd) };
   const refresh: RefreshClaims = {
-    sub: String(userId),
+    ...common,
     typ: "refresh",
     jti: crypto.randomUUID(),
-    fam: family,
-    iat,
-    exp: iat + config.REFRESH_TTL,
+    exp: Math.min(iat + config.REFRESH_TTL, sessionEnd),
   };
+  return { access, refresh, refreshTtl: Math.max(1, refresh.exp - iat) };
+}
+
+async function signPair(deps: TokenDeps, { access, refresh }: { access: AccessClaims; refresh: RefreshClaims }) {
+  const { jwk } = await keyOf(deps.config.JWT_SECRET);
   return {
-    access: await sign(access, await keyOf(config.JWT_SECRET), algorithm),
-    refresh: await sign(refresh, await keyOf(config.JWT_SECRET), algorithm),
+    access: await sign(access, jwk),
+    refresh: await sign(refresh, jwk),
     token_type: "Bearer",
-    expires_in: config.ACCESS_TTL,
-  };
+    expires_in: access.exp - access.iat,
+  } satisfies TokenPair;
 }
 
-async function decode<T extends AccessClaims | RefreshClaims>(
-  { config, clock }: TokenDeps,
-  token: string,
-  typ: T["typ"],
-): Promise<T> {
-  let claims: Record<string, unknown>;
-  try {
-    claims = await verify(token, await keyOf(config.JWT_SECRET), { alg: algorithm, exp: false, iat: false });
-  } catch {
-    throw unauthenticated();
-  }
-  // Time claims are checked against the injected clock, not the wall clock, so tests can move time.
-  if (claims.typ !== typ || typeof claims.sub !== "string" || typeof claims.exp !== "number") throw unauthenticated();
-  if (claims.exp <= seconds(clock())) throw unauthenticated("The token has expired");
-  return claims as T;
-}
-
-/** The user id of a valid access token; a refresh token is never accepted here. */
-export async function verifyAccessToken(deps: TokenDeps, token: string): Promise<number> {
-  return Number((await decode<AccessClaims>(deps, token, "access")).sub);
-}
-
-/** The claims of a well-signed, unexpired refresh token; whether it is still unspent is not checked here. */
-export function readRefreshToken(deps: TokenDeps, token: string): Promise<RefreshClaims> {
-  return decode<RefreshClaims>(deps, token, "refresh");
-}
-
-const remainingTtl = (deps: TokenDeps, claims: RefreshClaims) => Math.max(1, claims.exp - seconds(deps.clock()));
-
-/** Guards the revocation store: if it cannot answer, refuse (fail closed) rather than accept a revoked token. */
+/** Guards the session store: if it cannot answer, refuse (fail closed) rather than accept a revoked token. */
 async function checked<T>(operation: Promise<T>): Promise<T> {
   try {
     return await operation;
@@ -96,21 +126,78 @@ async function checked<T>(operation: Promise<T>): Promise<T> {
 }
 
 /**
- * Spends a refresh token exactly once. A second use of a spent token means it leaked: the whole
- * family (every token rotated from the same login) is revoked.
+ * A new session for a user who just proved who they are. It begins after `sessionsEnded` (their last password
+ * change or logout-all), even within the same millisecond. Recording it is best effort: with the cache down the
+ * login still succeeds, but its refresh token is refused later (a session the store never saw counts as ended).
  */
-export async function spendRefreshToken(deps: TokenDeps, claims: RefreshClaims): Promise<void> {
-  const ttl = remainingTtl(deps, claims);
-  await checked((async () => {
-    if (await deps.cache.exists(revokedFamilyKey(claims.fam))) throw unauthenticated();
-    if (!(await deps.cache.setIfAbsent(spentKey(claims.jti), ttl))) {
-      await deps.cache.setIfAbsent(revokedFamilyKey(claims.fam), deps.config.REFRESH_TTL);
-      throw unauthenticated("The refresh token was already used; its session is revoked");
-    }
-  })());
+export async function issueTokens(deps: TokenDeps, userId: number, sessionsEnded?: Date | null): Promise<TokenPair> {
+  const now = deps.clock();
+  const startedAt = sessionsEnded && sessionsEnded >= now ? new Date(sessionsEnded.getTime() + 1) : now;
+  const session = { userId, id: crypto.randomUUID(), startedAt };
+  const claims = claimsFor(deps, session);
+  await deps.cache.set(sessionKey(session.id), claims.refresh.jti, claims.refreshTtl).catch(() => {});
+  return await signPair(deps, claims);
 }
 
-/** Ends the session a refresh token belongs to: it and every token rotated from it stop working. */
-export async function revokeRefreshToken(deps: TokenDeps, claims: RefreshClaims): Promise<void> {
-  await checked(deps.cache.setIfAbsent(revokedFamilyKey(claims.fam), deps.config.REFRESH_TTL));
+/**
+ * Spends a refresh token for a new pair in the same session: the session's current token id is swapped for the
+ * new one only if it is this token's. Anything else means this token was already spent and has leaked: the
+ * session is revoked, so its current token stops working too.
+ */
+export async function rotateTokens(deps: TokenDeps, refresh: RefreshClaims): Promise<TokenPair> {
+  const claims = claimsFor(deps, sessionOf(refresh));
+  const key = sessionKey(refresh.sid);
+  await checked((async () => {
+    if (await deps.cache.compareAndSet(key, refresh.jti, claims.refresh.jti, claims.refreshTtl)) return;
+    await deps.cache.take(key);
+    throw unauthenticated("The refresh token was already used or its session has ended");
+  })());
+  return await signPair(deps, claims);
+}
+
+/** Ends the session of a refresh token; 401 if that token was not its session's current one. */
+export async function endSession(deps: TokenDeps, refresh: RefreshClaims): Promise<void> {
+  const current = await checked(deps.cache.take(sessionKey(refresh.sid)));
+  if (current !== refresh.jti) throw unauthenticated("The refresh token was already used or its session has ended");
+}
+
+async function decode<T extends AccessClaims | RefreshClaims>(
+  { config, clock }: TokenDeps,
+  token: string,
+  typ: T["typ"],
+): Promise<T> {
+  let claims: Record<string, unknown>;
+  try {
+    const { kid } = decodeHeader(token);
+    const secrets = [config.JWT_SECRET, config.JWT_SECRET_PREVIOUS].filter((secret) => secret !== undefined);
+    const key = (await Promise.all(secrets.map(keyOf))).find((key) => key.kid === kid);
+    if (!key) throw unauthenticated();
+    const expected = { alg: algorithm, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, exp: false, iat: false };
+    claims = await verify(token, key.verifier, expected);
+  } catch {
+    throw unauthenticated();
+  }
+  const wellFormed = claims.typ === typ && typeof claims.sub === "string" && typeof claims.sid === "string" &&
+    typeof claims.auth_ms === "number" && typeof claims.exp === "number" &&
+    (typ === "access" || typeof claims.jti === "string");
+  if (!wellFormed) throw unauthenticated();
+  const valid = claims as T;
+  // Time claims are checked against the injected clock, not the wall clock, so tests can move time.
+  const now = clock();
+  if (valid.exp <= seconds(now)) throw unauthenticated("The token has expired");
+  // Checked here too, not only capped into `exp`, so a shorter SESSION_MAX_AGE applies to tokens already out.
+  if (valid.auth_ms + config.SESSION_MAX_AGE * 1000 <= now.getTime()) {
+    throw unauthenticated("The session has reached its maximum age; log in again");
+  }
+  return valid;
+}
+
+/** The session of a valid access token; a refresh token is never accepted here. */
+export async function verifyAccessToken(deps: TokenDeps, token: string): Promise<Session> {
+  return sessionOf(await decode<AccessClaims>(deps, token, "access"));
+}
+
+/** The claims of a well-signed, unexpired refresh token; whether it is still its session's current one is not checked here. */
+export function readRefreshToken(deps: TokenDeps, token: string): Promise<RefreshClaims> {
+  return decode<RefreshClaims>(deps, token, "refresh");
 }

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { UnavailableError } from "../platform/unavailable.ts";
-import { isDatabaseUnreachable, isDataException } from "../platform/db.ts";
+import { isDatabaseUnreachable, isDataException, isQueryCanceled } from "../platform/db.ts";
 import type { AppEnv } from "./router.ts";
 import { AppError, problemResponse } from "./problem.ts";
 
@@ -13,6 +13,9 @@ function toAppError(error: unknown): AppError | undefined {
   }
   if (isDatabaseUnreachable(error)) {
     return new AppError("SERVICE_UNAVAILABLE", "The database is unreachable; try again shortly");
+  }
+  if (isQueryCanceled(error)) {
+    return new AppError("SERVICE_UNAVAILABLE", "The database took too long to answer; try again shortly");
   }
   if (error instanceof HTTPException) {
     if (error.status === 400) return new AppError("VALIDATION_ERROR", error.message || "Malformed request");

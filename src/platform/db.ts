@@ -21,6 +21,8 @@ export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23
 export const isSerializationFailure = (error: unknown) => sqlState(error) === "40001";
 /** Class 22, data exceptions: a value the schemas let through but the database refuses. */
 export const isDataException = (error: unknown) => sqlState(error)?.startsWith("22") ?? false;
+/** 57014, query_canceled: a statement ran past `statement_timeout` (or was cancelled by an operator). */
+export const isQueryCanceled = (error: unknown) => sqlState(error) === "57014";
 
 // postgres.js reports its own connection failures as plain errors with these codes.
 const connectionErrorCodes = new Set([
@@ -43,7 +45,12 @@ export function isDatabaseUnreachable(error: unknown): boolean {
   return typeof code === "string" && connectionErrorCodes.has(code);
 }
 
-type DatabaseConfig = { DATABASE_URL?: string; DATA_DIR: string; DB_POOL_MAX: number };
+type DatabaseConfig = {
+  DATABASE_URL?: string;
+  DATA_DIR: string;
+  DB_POOL_MAX: number;
+  DB_STATEMENT_TIMEOUT_MS?: number;
+};
 
 const connectionOptions = {
   onnotice: () => {},
@@ -83,7 +90,12 @@ function dropStrayWrites() {
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   dropStrayWrites();
   if (config.DATABASE_URL) {
-    const sql = postgres(config.DATABASE_URL, { ...connectionOptions, max: config.DB_POOL_MAX });
+    const sql = postgres(config.DATABASE_URL, {
+      ...connectionOptions,
+      max: config.DB_POOL_MAX,
+      // No request holds a pooled connection for long: a statement running past this is cancelled (57014 → 503).
+      ...(config.DB_STATEMENT_TIMEOUT_MS ? { connection: { statement_timeout: config.DB_STATEMENT_TIMEOUT_MS } } : {}),
+    });
     return { sql: observed(sql), close: () => sql.end({ timeout: 5 }) };
   }
   return await openEmbedded(config.DATA_DIR);
@@ -98,6 +110,7 @@ async function openEmbedded(dataDir: string): Promise<Database> {
   const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
   await server.start();
   // PGlite runs one session: a larger pool through the socket hangs, so every query queues on one connection.
+  // It has no statement_timeout to give: it ignores the setting (single-threaded WASM, no timer to cancel with).
   const sql = postgres(`postgres://postgres@${server.getServerConn()}/postgres`, { ...connectionOptions, max: 1 });
   return {
     sql: observed(sql),

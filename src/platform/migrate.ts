@@ -13,6 +13,8 @@ export async function migrate(sql: Sql, dir: URL = defaultDir): Promise<string[]
   files.sort();
   // Under the lock too: two instances creating the table at once would collide even with IF NOT EXISTS.
   await sql.begin(async (tx) => {
+    // A migration (or the wait for another instance's) may outlast the statement_timeout meant for requests.
+    await tx`SET LOCAL statement_timeout = 0`;
     await tx`SELECT pg_advisory_xact_lock(${migrationLock})`;
     await tx`CREATE TABLE IF NOT EXISTS schema_migrations (
       name text PRIMARY KEY,
@@ -23,6 +25,7 @@ export async function migrate(sql: Sql, dir: URL = defaultDir): Promise<string[]
   for (const name of files) {
     const text = await Deno.readTextFile(new URL(name, dir));
     const done = await sql.begin(async (tx) => {
+      await tx`SET LOCAL statement_timeout = 0`;
       await tx`SELECT pg_advisory_xact_lock(${migrationLock})`;
       const [seen] = await tx`SELECT 1 FROM schema_migrations WHERE name = ${name}`;
       if (seen) return false;
