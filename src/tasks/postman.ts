@@ -1,28 +1,11 @@
-import postgres from "postgres";
 import { convert } from "openapi-to-postmanv2";
-import { apiBase, createApp } from "../app.ts";
-import { loadConfig } from "../config.ts";
-import { MemoryCache } from "../platform/cache.ts";
-import { systemClock } from "../platform/clock.ts";
-import { silentLogger } from "../platform/logger.ts";
+import { apiBase } from "../app.ts";
+import { openApiDocument } from "./openapi-document.ts";
 
 export const collectionPath = new URL("../../infra/postman_collection.json", import.meta.url);
 
 // deno-lint-ignore no-explicit-any -- Postman collection JSON, edited in place
 type Json = any;
-
-/** The served /openapi.json; postgres.js connects on the first query only, so no database is needed. */
-export async function openApiDocument(): Promise<Json> {
-  const config = loadConfig({ APP_ENV: "production", DOCS_ENABLED: "true", JWT_SECRET: "x".repeat(32) });
-  const app = createApp({
-    config,
-    sql: postgres("postgres://inert.invalid/none"),
-    cache: new MemoryCache(),
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  return await (await app.request("/openapi.json")).json();
-}
 
 // Both answers carry a fresh pair: refresh tokens rotate, so the stored one must follow.
 const storeTokens = {
