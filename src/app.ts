@@ -48,11 +48,13 @@ export function createApp(deps: Deps) {
     },
   }));
 
-  app.route("/", healthRouter);
-  app.route(apiBase, authRouter);
-  app.route(apiBase, usersRouter);
-  app.route(apiBase, reservationsRouter);
-  app.route(apiBase, availabilityRouter);
+  // One chained expression, so its type carries every route for `hc<AppType>`.
+  const routes = app
+    .route("/", healthRouter)
+    .route(apiBase, authRouter)
+    .route(apiBase, usersRouter)
+    .route(apiBase, reservationsRouter)
+    .route(apiBase, availabilityRouter);
 
   if (config.DOCS_ENABLED) {
     app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -69,5 +71,8 @@ export function createApp(deps: Deps) {
 
   app.notFound(notFound);
   app.onError(onError);
-  return app;
+  return routes;
 }
+
+/** The type of the whole API, for Hono's typed client: `hc<AppType>(baseUrl)`. */
+export type AppType = ReturnType<typeof createApp>;

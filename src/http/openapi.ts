@@ -14,6 +14,18 @@ export const ProblemSchema = z.object({
 
 export const bearerAuth = [{ bearerAuth: [] }];
 
+/**
+ * An optional request header, documented as a parameter rather than validated as `request.headers` (which would make
+ * typed clients pass a header object on every call); the code that reads it checks it.
+ */
+export const headerParameter = (name: string, description: string, example?: string) => ({
+  name,
+  in: "header" as const,
+  required: false,
+  description,
+  schema: { type: "string" as const, ...(example ? { example } : {}) },
+});
+
 export function jsonBody<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
 }

@@ -3,6 +3,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/router.ts";
 import { AppError, fieldErrors } from "../http/problem.ts";
+import { headerParameter } from "../http/openapi.ts";
 import { findOutcome, type KeyedRequest, type Outcome, storeProblem } from "./idempotency.service.ts";
 
 declare module "hono" {
@@ -18,12 +19,12 @@ const headerName = "Idempotency-Key";
 export const IdempotencyKey = z.string().regex(/^[\x20-\x7e]{1,255}$/, "must be 1–255 printable ASCII characters");
 
 /** The header as the spec documents it on the routes that take it. */
-export const IdempotencyHeaders = z.object({
-  "idempotency-key": IdempotencyKey.optional().openapi({
-    description: "Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing",
-    example: "7f0c2b8e-3d4a-4e4b-9d1e-2a6c5b1f0e93",
-  }),
-});
+export const idempotencyKeyParameter = headerParameter(
+  headerName,
+  "1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, " +
+    "changing nothing",
+  "7f0c2b8e-3d4a-4e4b-9d1e-2a6c5b1f0e93",
+);
 
 const encoder = new TextEncoder();
 

@@ -16,9 +16,9 @@ import { notModified } from "./etag.ts";
 import type * as routes from "./reservations.routes.ts";
 
 /** What a write passes on of its request: the request id for history, If-Match, and the Idempotency-Key. */
-const writeOf = (c: Context, ifMatch?: string): Write => ({
+const writeOf = (c: Context): Write => ({
   requestId: c.var.requestId,
-  ifMatch,
+  ifMatch: c.req.header("If-Match"),
   idempotency: c.var.idempotency,
 });
 
@@ -35,12 +35,12 @@ export const list: AppRouteHandler<typeof routes.list> = async (c) => {
 
 export const get: AppRouteHandler<typeof routes.get> = async (c) => {
   const { reservation, etag } = await getReservation(c.var.deps, c.var.caller, c.req.valid("param").id);
-  if (notModified(c.req.valid("header")["if-none-match"], etag)) return c.body(null, 304, { ETag: etag });
+  if (notModified(c.req.header("If-None-Match"), etag)) return c.body(null, 304, { ETag: etag });
   return c.json(reservation, 200, { ETag: etag });
 };
 
 export const update: AppRouteHandler<typeof routes.update> = async (c) => {
-  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  const write = writeOf(c);
   const changes = c.req.valid("json");
   const { reservation, etag } = await updateReservation(
     c.var.deps,
@@ -53,13 +53,13 @@ export const update: AppRouteHandler<typeof routes.update> = async (c) => {
 };
 
 export const remove: AppRouteHandler<typeof routes.remove> = async (c) => {
-  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  const write = writeOf(c);
   await deleteReservation(c.var.deps, c.var.caller, c.req.valid("param").id, write);
   return c.body(null, 204);
 };
 
 export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
-  const write = writeOf(c, c.req.valid("header")["if-match"]);
+  const write = writeOf(c);
   const { reservation, etag } = await confirmReservation(c.var.deps, c.var.caller, c.req.valid("param").id, write);
   return c.json(reservation, 200, { ETag: etag });
 };

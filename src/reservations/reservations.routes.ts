@@ -1,8 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { guardedRoute, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
+import { guardedRoute, headerParameter, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { IdParam } from "../http/schemas.ts";
 import { adminOnly, signedIn } from "../auth/guard.ts";
-import { IdempotencyHeaders, idempotent } from "../idempotency/idempotency.ts";
+import { idempotencyKeyParameter, idempotent } from "../idempotency/idempotency.ts";
 import {
   BookingChangesSchema,
   BookingSchema,
@@ -21,11 +21,10 @@ const withEtag = (description: string) => ({
 });
 
 /** Writes of one reservation: retried safely with an Idempotency-Key, guarded against lost updates with If-Match. */
-const WriteHeaders = IdempotencyHeaders.extend({
-  "if-match": z.string().optional().openapi({
-    description: "The ETag last read: a reservation changed since is refused with 412, nothing changed",
-  }),
-});
+const writeParameters = [
+  idempotencyKeyParameter,
+  headerParameter("If-Match", "The ETag last read: a reservation changed since is refused with 412, nothing changed"),
+];
 
 const retryProblems = problems(409, 422);
 
@@ -36,7 +35,8 @@ export const create = guardedRoute(signedIn, {
   tags,
   summary: "Request a reservation (pending until an admin confirms it)",
   middleware: [idempotent],
-  request: { body: jsonBody(BookingSchema), headers: IdempotencyHeaders },
+  parameters: [idempotencyKeyParameter],
+  request: { body: jsonBody(BookingSchema) },
   responses: { 201: withEtag("The pending reservation"), ...problems(400, 409, 422, 503) },
 });
 
@@ -56,14 +56,8 @@ export const get = guardedRoute(signedIn, {
   operationId: "getReservation",
   tags,
   summary: "One reservation (yours, or any for an admin)",
-  request: {
-    params: IdParam,
-    headers: z.object({
-      "if-none-match": z.string().optional().openapi({
-        description: "The ETag last read: 304 with no body while it is still current",
-      }),
-    }),
-  },
+  parameters: [headerParameter("If-None-Match", "The ETag last read: 304 with no body while it is still current")],
+  request: { params: IdParam },
   responses: {
     200: withEtag("The reservation"),
     304: { description: "Not modified since the ETag in If-None-Match" },
@@ -78,7 +72,8 @@ export const update = guardedRoute(signedIn, {
   tags,
   summary: "Change the window or headcount (owner while pending, admin always)",
   middleware: [idempotent],
-  request: { params: IdParam, body: jsonBody(BookingChangesSchema), headers: WriteHeaders },
+  parameters: writeParameters,
+  request: { params: IdParam, body: jsonBody(BookingChangesSchema) },
   responses: { 200: withEtag("The changed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
@@ -89,7 +84,8 @@ export const remove = guardedRoute(signedIn, {
   tags,
   summary: "Delete a reservation (owner while pending, admin always)",
   middleware: [idempotent],
-  request: { params: IdParam, headers: WriteHeaders },
+  parameters: writeParameters,
+  request: { params: IdParam },
   responses: { 204: { description: "Deleted" }, ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
@@ -100,7 +96,8 @@ export const confirm = guardedRoute(adminOnly, {
   tags,
   summary: "Confirm a pending reservation against the remaining capacity (admin)",
   middleware: [idempotent],
-  request: { params: IdParam, headers: WriteHeaders },
+  parameters: writeParameters,
+  request: { params: IdParam },
   responses: { 200: withEtag("The confirmed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
 });
 

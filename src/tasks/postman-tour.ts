@@ -188,6 +188,27 @@ export const tour: Step[] = [
     path: { id: "{{reservationId}}" },
   },
   {
+    name: "Admin: every change of the booking, oldest first",
+    operation: `GET ${at("/reservations/{id}/history")}`,
+    as: "admin",
+    status: 200,
+    path: { id: "{{reservationId}}" },
+    after: [
+      check(
+        "booked, changed, confirmed, deleted",
+        'pm.expect(pm.response.json().results.map((e) => e.action)).to.eql(["created", "changed", "confirmed", "deleted"])',
+      ),
+    ],
+  },
+  {
+    name: "Admin: the audit log of the booking, newest first",
+    operation: `GET ${at("/audit")}`,
+    as: "admin",
+    status: 200,
+    query: { reservation_id: "{{reservationId}}" },
+    after: [check("four events", "pm.expect(pm.response.json().count).to.equal(4)")],
+  },
+  {
     name: "Log out",
     operation: `POST ${at("/users/logout")}`,
     as: "customer",
@@ -195,7 +216,37 @@ export const tour: Step[] = [
     body: { refresh: "{{refresh}}" },
   },
   {
-    // The access token outlives a logout until it expires: enough to leave no account behind.
+    // The access token outlives a logout until it expires; a password change ends it with every other session.
+    name: "Change my password",
+    operation: `POST ${at("/users/me/password")}`,
+    as: "customer",
+    status: 204,
+    before: [keep("newPassword", '`${pm.variables.get("password")} renewed`')],
+    body: { current_password: "{{password}}", new_password: "{{newPassword}}", new_password2: "{{newPassword}}" },
+  },
+  {
+    name: "Log in with the new password",
+    operation: `POST ${at("/users/login")}`,
+    as: "anyone",
+    status: 200,
+    body: { email: "{{email}}", password: "{{newPassword}}" },
+    after: keepTokens,
+  },
+  {
+    name: "Log out everywhere",
+    operation: `POST ${at("/users/logout-all")}`,
+    as: "customer",
+    status: 204,
+  },
+  {
+    name: "Log in once more",
+    operation: `POST ${at("/users/login")}`,
+    as: "anyone",
+    status: 200,
+    body: { email: "{{email}}", password: "{{newPassword}}" },
+    after: keepTokens,
+  },
+  {
     name: "Delete my account",
     operation: `DELETE ${at("/users/{id}")}`,
     as: "customer",

@@ -1,28 +1,10 @@
-import postgres from "postgres";
-import { createApp } from "../app.ts";
-import { loadConfig } from "../config.ts";
-import { MemoryCache } from "../platform/cache.ts";
-import { systemClock } from "../platform/clock.ts";
-import { silentLogger } from "../platform/logger.ts";
+import { openApiDocument } from "./openapi-document.ts";
 import { type Caller, check, type Step, tour } from "./postman-tour.ts";
 
 export const collectionPath = new URL("../../infra/postman_collection.json", import.meta.url);
 
 // deno-lint-ignore no-explicit-any -- OpenAPI and Postman JSON, read and written field by field
 type Json = any;
-
-/** The served /openapi.json; postgres.js connects on the first query only, so no database is needed. */
-export async function openApiDocument(): Promise<Json> {
-  const config = loadConfig({ APP_ENV: "production", DOCS_ENABLED: "true", JWT_SECRET: "x".repeat(32) });
-  const app = createApp({
-    config,
-    sql: postgres("postgres://inert.invalid/none"),
-    cache: new MemoryCache(),
-    clock: systemClock,
-    logger: silentLogger,
-  });
-  return await (await app.request("/openapi.json")).json();
-}
 
 const bearer = (token: string) => ({ type: "bearer", bearer: [{ key: "token", value: token, type: "string" }] });
 // Customers use the collection's Bearer {{access}}.

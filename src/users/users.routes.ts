@@ -4,7 +4,7 @@ import { PageQuery } from "../http/pagination.ts";
 import { IdParam } from "../http/schemas.ts";
 import { UserSchema } from "../auth/auth.schemas.ts";
 import { adminOnly, signedIn } from "../auth/guard.ts";
-import { IdempotencyHeaders, idempotent } from "../idempotency/idempotency.ts";
+import { idempotencyKeyParameter, idempotent } from "../idempotency/idempotency.ts";
 import { RegisterSchema, UserPageSchema } from "./users.schemas.ts";
 
 const tags = ["users"];
@@ -16,7 +16,8 @@ export const register = createRoute({
   tags,
   summary: "Register a customer",
   middleware: [idempotent],
-  request: { body: jsonBody(RegisterSchema), headers: IdempotencyHeaders },
+  parameters: [idempotencyKeyParameter],
+  request: { body: jsonBody(RegisterSchema) },
   responses: { 201: jsonResponse(UserSchema, "The new user"), ...problems(400, 409, 422, 429, 503) },
 });
 
