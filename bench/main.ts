@@ -7,8 +7,9 @@ import { confirm } from "./scenarios/confirm.ts";
 import { availability } from "./scenarios/availability.ts";
 import { create } from "./scenarios/create.ts";
 import { login } from "./scenarios/login.ts";
+import { edge } from "./scenarios/edge.ts";
 
-const scenarios: Scenario[] = [confirm, availability, create, login];
+const scenarios: Scenario[] = [confirm, availability, create, login, edge];
 
 const options = parseOptions(Deno.args);
 const unknown = options.only.filter((name) => !scenarios.some((s) => s.name === name));
