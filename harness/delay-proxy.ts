@@ -126,8 +126,8 @@ export class DelayProxy {
     );
     const deliver = new WritableStream<Held>({
       async write({ bytes, due }) {
-        const wait = due - performance.now();
-        if (wait > 0) await delay(wait);
+        // Timers take whole milliseconds: wait until `due` has really passed, never a fraction before.
+        for (let wait = due - performance.now(); wait > 0; wait = due - performance.now()) await delay(Math.ceil(wait));
         delivering();
         for (let written = 0; written < bytes.length;) written += await to.write(bytes.subarray(written));
       },
