@@ -8,8 +8,9 @@ import { availability } from "./scenarios/availability.ts";
 import { create } from "./scenarios/create.ts";
 import { login } from "./scenarios/login.ts";
 import { loginStorm } from "./scenarios/login-storm.ts";
+import { edge } from "./scenarios/edge.ts";
 
-const scenarios: Scenario[] = [confirm, availability, create, login, loginStorm];
+const scenarios: Scenario[] = [confirm, availability, create, login, loginStorm, edge];
 
 const options = parseOptions(Deno.args);
 const unknown = options.only.filter((name) => !scenarios.some((s) => s.name === name));

@@ -1,6 +1,7 @@
 import type { Sample } from "./driver.ts";
 import type { Options } from "./options.ts";
 import type { Ratio, ScenarioResult } from "./scenarios/types.ts";
+import { formatBudget } from "../harness/round-trip-budget.ts";
 
 export type Machine = { nproc: number; cpu: string; deno: string; postgres: string };
 
@@ -50,6 +51,9 @@ export function formatTable(results: ScenarioResult[]): string {
     for (const [name, check] of checks) {
       rows.push(`| ${name} | ${check.ok ? "clean" : "FAILED"} | ${JSON.stringify(check.detail)} |`);
     }
+  }
+  for (const { budget } of results) {
+    if (budget) rows.push("", formatBudget(budget.rows, budget.rttMs));
   }
   return rows.join("\n");
 }

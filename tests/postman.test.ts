@@ -22,8 +22,8 @@ Deno.test("the committed Postman collection is what `deno task postman` writes",
 });
 
 Deno.test("a documented operation the tour leaves out stops `deno task postman`, naming it", async () => {
-  const spec = await openApiDocument();
-  spec.paths[api("/audit")] = { get: { responses: { 200: { description: "events" } } } };
+  const spec: Json = await openApiDocument();
+  spec.paths[api("/not-toured")] = { get: { responses: { 200: { description: "events" } } } };
   const refusal = (() => {
     try {
       collectionFor(spec);
@@ -31,7 +31,7 @@ Deno.test("a documented operation the tour leaves out stops `deno task postman`,
       return String(error);
     }
   })();
-  assertMatch(refusal ?? "accepted", new RegExp(`add a step .* for GET ${api("/audit")}$`));
+  assertMatch(refusal ?? "accepted", new RegExp(`add a step .* for GET ${api("/not-toured")}$`));
 });
 
 Deno.test("the Postman collection follows a person: register, log in, book, change, an admin confirms, clean up", () => {

@@ -1,5 +1,6 @@
 import type { Sample } from "../driver.ts";
 import type { Options } from "../options.ts";
+import type { BudgetRow } from "../../harness/round-trip-budget.ts";
 
 /** A headline figure: the service over its reference, measured in the same run. */
 export type Ratio = {
@@ -15,6 +16,8 @@ export type ScenarioResult = {
   ratio: Ratio;
   /** Checks that must hold for the bench to exit 0. */
   checks?: Record<string, { ok: boolean; detail: unknown }>;
+  /** Sequential database round trips per endpoint, against their budget, at a round-trip time of `rttMs`. */
+  budget?: { rttMs: number; rows: BudgetRow[] };
   notes?: Record<string, unknown>;
 };
 
