@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { fitsBcrypt } from "./auth/passwords.ts";
+import { fitsBcrypt } from "./platform/bcrypt-limit.ts";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const positiveInt = z.coerce.number().int().positive();

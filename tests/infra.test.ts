@@ -185,9 +185,9 @@ function startFlags(dataDir: string): string[] {
   });
 }
 
-Deno.test("deno task start may read only DATA_DIR, migrations/ and node_modules/, and write only DATA_DIR", () => {
+Deno.test("deno task start may read only DATA_DIR, migrations/, node_modules/ and the password worker, and write only DATA_DIR", () => {
   const flags = tasks.start.split(" ");
-  assert(flags.includes("--allow-read=.data,migrations,node_modules"), tasks.start);
+  assert(flags.includes("--allow-read=.data,migrations,node_modules,src/auth/password-worker.ts"), tasks.start);
   assert(flags.includes("--allow-write=.data"), tasks.start);
   assert(flags.includes("--node-modules-dir=auto"), "PGlite's WASM is read from node_modules/");
   assertEquals(tasks.dev, tasks.start.replace("deno run", "deno run --watch"));

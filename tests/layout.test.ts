@@ -11,7 +11,7 @@ const domains = ["auth", "idempotency", "reservations", "availability", "users",
 /** Each part of src/ (a folder, or a file at its top) and the parts it may import. */
 const allowedImports: Record<string, string[]> = {
   "platform": [],
-  "config.ts": [],
+  "config.ts": ["platform"],
   "deps.ts": base,
   "http": [...base, "deps.ts"],
   "auth": shared,

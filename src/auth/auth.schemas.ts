@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { Timestamp } from "../http/schemas.ts";
+import { byteLength, fitsBcrypt } from "../platform/bcrypt-limit.ts";
 
 /** A user as every response shows them: never a password hash. */
 export const UserSchema = z.object({
@@ -25,19 +26,18 @@ export const TokenPairSchema = z.object({
   expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds", example: 900 }),
 }).openapi("TokenPair");
 
-const byteLength = (s: string) => new TextEncoder().encode(s).length;
 const bcryptLimit = "must be at most 72 bytes (bcrypt's limit)";
 
 /** An email as registration takes it; login reads it the same way, so the lookup and the limiter agree. */
 export const EmailSchema = z.string().trim().max(254).pipe(z.email());
 
 /** A password to check: more than 72 bytes cannot be anyone's (bcrypt ignores whatever follows the 72nd). */
-const GivenPasswordSchema = z.string().min(1).refine((p) => byteLength(p) <= 72, bcryptLimit);
+const GivenPasswordSchema = z.string().min(1).refine(fitsBcrypt, bcryptLimit);
 
 /** A password a user chooses: 8–72 bytes. */
 export const NewPasswordSchema = z.string()
   .refine((p) => byteLength(p) >= 8, "must be at least 8 bytes")
-  .refine((p) => byteLength(p) <= 72, bcryptLimit);
+  .refine(fitsBcrypt, bcryptLimit);
 
 /** A new password typed twice: the second field must repeat the first. */
 export function typedTwice<T extends z.ZodObject>(schema: T, first: keyof z.infer<T>, second: keyof z.infer<T>) {

@@ -1,9 +1,6 @@
 import bcrypt from "bcryptjs";
 import { PasswordPool } from "./password-pool.ts";
 
-/** bcrypt reads no further than 72 bytes: a longer password would be accepted on its first 72 alone. */
-export const fitsBcrypt = (password: string) => new TextEncoder().encode(password).length <= 72;
-
 type Hasher = {
   hash(password: string, cost: number): Promise<string>;
   compare(password: string, hash: string): Promise<boolean>;

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { bootstrap } from "../bootstrap.ts";
-import { fitsBcrypt } from "../auth/passwords.ts";
+import { fitsBcrypt } from "../platform/bcrypt-limit.ts";
 import { ensureAdmin } from "../users/users.service.ts";
 
 const { values } = parseArgs({ args: Deno.args, options: { email: { type: "string" }, password: { type: "string" } } });
