@@ -62,7 +62,10 @@ export function requestTelemetry(apiBase: string) {
     const route = matchedRoute(c);
     const status = c.res.status;
     const code = c.error instanceof AppError ? c.error.code : undefined;
-    for (const count of counters) count({ route, status, code });
+    // A replayed outcome (Idempotency-Key) happened once already and was counted then.
+    if (c.res.headers.get("Idempotent-Replayed") !== "true") {
+      for (const count of counters) count({ route, status, code });
+    }
 
     const span = trace.getActiveSpan();
     if (!span) return;
