@@ -61,7 +61,7 @@ Deno.test("with OTEL_DENO=true the server exports a trace per request, its logs 
 
     await t.step("the server span is named by the route template and carries http.route", () => {
       assertEquals(confirmSpan.name, "POST /api/v1/reservations/{id}/confirm");
-      assertEquals(attribute(confirmSpan, "http.route"), "/api/v1/reservations/{id}/confirm");
+      assertEquals(attribute(confirmSpan, "http.route"), api("/reservations/{id}/confirm"));
       assertEquals(confirmSpan.kind, 2, "SERVER");
     });
 
@@ -137,7 +137,7 @@ Deno.test("with OTEL_DENO=true the server exports a trace per request, its logs 
           receiver.metrics.find((m) =>
             m.name === "http.server.request.duration" &&
             m.histogram?.dataPoints.some((point) =>
-              attribute(point, "http.route") === "/api/v1/reservations/{id}/confirm" &&
+              attribute(point, "http.route") === api("/reservations/{id}/confirm") &&
               attribute(point, "http.response.status_code") === 200
             )
           ),
