@@ -14,20 +14,39 @@ ALTER TABLE slot_usage
 ALTER TABLE users ADD COLUMN pending_count integer NOT NULL DEFAULT 0 CHECK (pending_count >= 0);
 UPDATE users u SET pending_count = (SELECT count(*) FROM reservations r WHERE r.user_id = u.id AND r.status = 'pending');
 
+-- Per statement, from its transition tables: a bulk insert costs one UPDATE per user, not one per row.
 CREATE FUNCTION count_pending_reservations() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF TG_OP IN ('DELETE', 'UPDATE') AND OLD.status = 'pending' THEN
-    UPDATE users SET pending_count = pending_count - 1 WHERE id = OLD.user_id;
-  END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.status = 'pending' THEN
-    UPDATE users SET pending_count = pending_count + 1 WHERE id = NEW.user_id;
+  IF TG_OP = 'INSERT' THEN
+    UPDATE users u SET pending_count = u.pending_count + d.added
+    FROM (SELECT user_id, count(*)::int AS added FROM new_rows WHERE status = 'pending' GROUP BY user_id) d
+    WHERE u.id = d.user_id;
+  ELSIF TG_OP = 'DELETE' THEN
+    UPDATE users u SET pending_count = u.pending_count - d.removed
+    FROM (SELECT user_id, count(*)::int AS removed FROM old_rows WHERE status = 'pending' GROUP BY user_id) d
+    WHERE u.id = d.user_id;
+  ELSE
+    UPDATE users u SET pending_count = u.pending_count + d.delta
+    FROM (
+      SELECT user_id, sum(delta)::int AS delta FROM (
+        SELECT user_id, 1 AS delta FROM new_rows WHERE status = 'pending'
+        UNION ALL
+        SELECT user_id, -1 FROM old_rows WHERE status = 'pending'
+      ) changes
+      GROUP BY user_id
+      HAVING sum(delta) <> 0
+    ) d
+    WHERE u.id = d.user_id;
   END IF;
   RETURN NULL;
 END $$;
 
-CREATE TRIGGER reservations_pending_count
-  AFTER INSERT OR DELETE OR UPDATE OF status, user_id ON reservations
-  FOR EACH ROW EXECUTE FUNCTION count_pending_reservations();
+CREATE TRIGGER reservations_pending_insert AFTER INSERT ON reservations
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_pending_reservations();
+CREATE TRIGGER reservations_pending_delete AFTER DELETE ON reservations
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION count_pending_reservations();
+CREATE TRIGGER reservations_pending_update AFTER UPDATE ON reservations
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION count_pending_reservations();
 
 -- Every change of a reservation, written in the transaction that makes it. No foreign keys: the events of a deleted
 -- reservation, or of a deleted user, stay readable.
