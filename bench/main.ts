@@ -9,8 +9,9 @@ import { create } from "./scenarios/create.ts";
 import { login } from "./scenarios/login.ts";
 import { loginStorm } from "./scenarios/login-storm.ts";
 import { edge } from "./scenarios/edge.ts";
+import { confirmEdge } from "./scenarios/confirm-edge.ts";
 
-const scenarios: Scenario[] = [confirm, availability, create, login, loginStorm, edge];
+const scenarios: Scenario[] = [confirm, availability, create, login, loginStorm, edge, confirmEdge];
 
 const options = parseOptions(Deno.args);
 const unknown = options.only.filter((name) => !scenarios.some((s) => s.name === name));

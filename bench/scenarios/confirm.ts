@@ -36,7 +36,7 @@ class Refused extends Error {}
  * the reservation, mark it confirmed, create its missing counter rows, lock its counters in slot order and add
  * the headcount, COMMIT (six round trips, counted with harness/delay-proxy.ts). "409" when it does not fit.
  */
-async function naiveConfirm(sql: Sql, id: number): Promise<string> {
+export async function naiveConfirm(sql: Sql, id: number): Promise<string> {
   const step = sql`make_interval(mins => ${defaults.SLOT_MINUTES}::int)`;
   try {
     await sql.begin(async (tx) => {
