@@ -57,7 +57,8 @@ type DatabaseConfig = {
  * postgres.js's own socket keeps Nagle's algorithm on: a pipelined batch over 1 KB (a keyed confirm with its stored
  * outcome) goes out as two writes, and the second waits for the server's ACK of the first, a whole round trip. libpq
  * sets TCP_NODELAY; so do we. The socket is handed over still connecting, as postgres.js's own is, so its connect
- * timeout and error handling apply unchanged (it writes the startup message once connected).
+ * timeout and error handling apply unchanged (it writes the startup message once connected). DATABASE_URL names one
+ * host: postgres.js's rotation over several is not kept.
  */
 function noDelaySocket(options: { host: string[]; port: number[]; path?: string }) {
   const [host, port] = [options.host[0], options.port[0]];
