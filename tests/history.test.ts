@@ -143,7 +143,7 @@ describeOnEveryBackend("history", async (step, t) => {
     },
   );
 
-  await step("deleting a user records `released` for each of their reservations, by whoever deleted them", async () => {
+  await step("deleting a user records a released event per reservation, by whoever deleted them", async () => {
     const erin = await t.customer("erin");
     const pending = await book(t, erin.access, booking("2027-05-05T10:00:00Z", 1, 100));
     const confirmed = await bookConfirmed(t, erin.access, admin.access, booking("2027-05-05T11:00:00Z", 1, 100));
@@ -185,7 +185,7 @@ describeOnEveryBackend("history", async (step, t) => {
     assertEquals(times, [...times].sort().reverse());
   });
 
-  await step("the audit list filters by reservation, actor, action and a [from, to) window on `at`", async () => {
+  await step("the audit list filters by reservation, actor, action and a [from, to) window on the time", async () => {
     const gina = await auditedCustomer(t, "gina");
     const ids = gina.reservations;
     const byActor = await audit(`actor_id=${gina.id}`);
