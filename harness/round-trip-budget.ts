@@ -123,10 +123,10 @@ async function fillPool(proxy: DelayProxy, server: ServerProcess, token: string,
 }
 
 function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
-  const send = (method: string, path: string, token: string, body?: unknown) =>
+  const send = (method: string, path: string, token: string, body?: unknown, headers: ExtraHeaders = {}) =>
     call(server, api(path), {
-      ...authorized(token),
       method,
+      headers: { ...authorized(token).headers, ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   const day = new Date(Math.ceil(Date.now() / dayMs) * dayMs + 30 * dayMs);
@@ -146,6 +146,34 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
     while (ids.length < count) ids.push(await make());
     return ids;
   };
+  // The writes measured with and without an Idempotency-Key (`key` gives each request's headers).
+  const create = (key: () => ExtraHeaders): BudgetedEndpoint => ({
+    name: "create",
+    request: "POST /reservations/ (a customer)",
+    budget: 2,
+    status: 201,
+    prepare: nothingToSetUp(() => send("POST", "/reservations/", tokens.customer, { ...window, headcount: 1 }, key())),
+  });
+  const patch = (key: () => ExtraHeaders): BudgetedEndpoint => ({
+    name: "patch",
+    request: "PATCH /reservations/{id}/ (pending, its customer)",
+    budget: 4,
+    status: 200,
+    async prepare() {
+      const id = await book();
+      return (i) => send("PATCH", `/reservations/${id}/`, tokens.customer, { headcount: 2 + i % 2 }, key());
+    },
+  });
+  const confirm = (key: () => ExtraHeaders): BudgetedEndpoint => ({
+    name: "confirm",
+    request: "POST /reservations/{id}/confirm/ (an admin)",
+    budget: 4,
+    status: 200,
+    async prepare(count) {
+      const ids = await many(count, book);
+      return (i) => send("POST", `/reservations/${ids[i]}/confirm/`, tokens.admin, undefined, key());
+    },
+  });
   return [
     {
       name: "me",
@@ -180,23 +208,8 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
       status: 200,
       prepare: nothingToSetUp(() => send("GET", "/reservations/", tokens.customer)),
     },
-    {
-      name: "create",
-      request: "POST /reservations/ (a customer)",
-      budget: 2,
-      status: 201,
-      prepare: nothingToSetUp(() => send("POST", "/reservations/", tokens.customer, { ...window, headcount: 1 })),
-    },
-    {
-      name: "patch",
-      request: "PATCH /reservations/{id}/ (pending, its customer)",
-      budget: 4,
-      status: 200,
-      async prepare() {
-        const id = await book();
-        return (i) => send("PATCH", `/reservations/${id}/`, tokens.customer, { headcount: 2 + i % 2 });
-      },
-    },
+    create(noKey),
+    patch(noKey),
     {
       name: "patch confirmed",
       request: "PATCH /reservations/{id}/ (confirmed, an admin)",
@@ -207,16 +220,7 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
         return (i) => send("PATCH", `/reservations/${id}/`, tokens.admin, { headcount: 2 + i % 2 });
       },
     },
-    {
-      name: "confirm",
-      request: "POST /reservations/{id}/confirm/ (an admin)",
-      budget: 4,
-      status: 200,
-      async prepare(count) {
-        const ids = await many(count, book);
-        return (i) => send("POST", `/reservations/${ids[i]}/confirm/`, tokens.admin);
-      },
-    },
+    confirm(noKey),
     {
       name: "delete",
       request: "DELETE /reservations/{id}/ (confirmed, an admin)",
@@ -227,8 +231,21 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
         return (i) => send("DELETE", `/reservations/${ids[i]}/`, tokens.admin);
       },
     },
+    ...[create, patch, confirm].map((endpoint) => withKey(endpoint(freshKey))),
   ];
 }
+
+type ExtraHeaders = Record<string, string>;
+const noKey = (): ExtraHeaders => ({});
+const freshKey = (): ExtraHeaders => ({ "Idempotency-Key": crypto.randomUUID() });
+
+/** Issue 11: a write sent with an Idempotency-Key costs at most one round trip more than without. */
+const withKey = (endpoint: BudgetedEndpoint): BudgetedEndpoint => ({
+  ...endpoint,
+  name: `${endpoint.name} keyed`,
+  request: `${endpoint.request}, with an Idempotency-Key`,
+  budget: endpoint.budget + 1,
+});
 
 /** For requests that need nothing set up: every one is the same. */
 const nothingToSetUp = (send: () => Promise<Reply>) => () => Promise.resolve(send);

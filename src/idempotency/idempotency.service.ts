@@ -50,19 +50,23 @@ export function outcomeInsert(
     ${outcome.from ?? sql``}`;
 }
 
-/** Stores a 404/409 outcome: it has no effect to share a transaction with. A racing twin may have stored one first. */
+/**
+ * Stores a 404/409 outcome: it has no effect to share a transaction with. False when a racing twin stored the key's
+ * outcome first: this problem (e.g. "not pending" after the twin's confirm) is then not the key's outcome.
+ */
 export async function storeProblem(
   { sql, clock }: Pick<Deps, "sql" | "clock">,
   request: KeyedRequest,
   problem: { status: number; body: unknown },
-) {
-  await sql`${
+): Promise<boolean> {
+  const stored = await sql`${
     outcomeInsert(sql, request, clock(), {
       status: problem.status,
       headers: sql`${sql.json({ "Content-Type": "application/problem+json" })}::jsonb`,
       body: sql`${sql.json(problem.body as postgres.JSONValue)}::jsonb`,
     })
   } ON CONFLICT DO NOTHING`;
+  return stored.count === 1;
 }
 
 /**
@@ -70,11 +74,13 @@ export async function storeProblem(
  * whole transaction rolls back, and it is told to retry, which then replays.
  */
 export function keyTaken(error: unknown): never {
-  if (isUniqueViolation(error, "idempotency_keys_pkey")) {
-    throw new AppError("IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key just finished; retry to see it");
-  }
+  if (isUniqueViolation(error, "idempotency_keys_pkey")) throw keyJustUsed();
   throw error;
 }
+
+/** Another request with this key finished while this one ran: a retry replays its outcome. */
+export const keyJustUsed = () =>
+  new AppError("IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key just finished; retry to see it");
 
 export const keyInUse = () =>
   new AppError("IDEMPOTENCY_KEY_IN_USE", "A request with this Idempotency-Key is still running; retry later");

@@ -4,7 +4,7 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/router.ts";
 import { AppError, fieldErrors } from "../http/problem.ts";
 import { headerParameter } from "../http/openapi.ts";
-import { findOutcome, type KeyedRequest, type Outcome, storeProblem } from "./idempotency.service.ts";
+import { findOutcome, type KeyedRequest, keyJustUsed, type Outcome, storeProblem } from "./idempotency.service.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -71,6 +71,7 @@ export const idempotent = createMiddleware<AppEnv>(async function idempotent(c, 
   c.set("idempotency", request);
   await next();
   if (isRuleOutcome(c.error)) {
-    await storeProblem(deps, request, { status: c.res.status, body: await c.res.clone().json() });
+    const stored = await storeProblem(deps, request, { status: c.res.status, body: await c.res.clone().json() });
+    if (!stored) throw keyJustUsed();
   }
 });

@@ -1,3 +1,4 @@
+import net from "node:net";
 import postgres from "postgres";
 import { telemetryEnabled } from "./telemetry.ts";
 import { traceSql } from "./traced-sql.ts";
@@ -52,7 +53,22 @@ type DatabaseConfig = {
   DB_STATEMENT_TIMEOUT_MS?: number;
 };
 
+/**
+ * postgres.js's own socket keeps Nagle's algorithm on: a pipelined batch over 1 KB (a keyed confirm with its stored
+ * outcome) goes out as two writes, and the second waits for the server's ACK of the first, a whole round trip. libpq
+ * sets TCP_NODELAY; so do we. The socket is handed over still connecting, as postgres.js's own is, so its connect
+ * timeout and error handling apply unchanged (it writes the startup message once connected). DATABASE_URL names one
+ * host: postgres.js's rotation over several is not kept.
+ */
+function noDelaySocket(options: { host: string[]; port: number[]; path?: string }) {
+  const [host, port] = [options.host[0], options.port[0]];
+  const socket = Object.assign(new net.Socket(), { host, port }); // host and port name it in connection errors
+  socket.once("connect", () => socket.setNoDelay(true));
+  return options.path ? socket.connect(options.path) : socket.connect(port, host);
+}
+
 const connectionOptions = {
+  socket: noDelaySocket,
   onnotice: () => {},
   // A reachable PostgreSQL answers a connect in milliseconds; one that does not answer in 2 s is down.
   connect_timeout: 2,
