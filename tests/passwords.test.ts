@@ -155,3 +155,38 @@ Deno.test("password hashing – GET /users/me stays fast on a server in a login 
     await stopServer(server);
   }
 });
+
+Deno.test("password hashing – a login refused for a full hashing queue is no failed guess", async () => {
+  const server = await startServer({
+    JWT_SECRET: jwtSecret,
+    DATABASE_URL: await freshDatabase(),
+    BCRYPT_COST: "11",
+    PASSWORD_WORKERS: "1",
+    PASSWORD_QUEUE_LIMIT: "1",
+    LOGIN_LIMIT: "3",
+  });
+  try {
+    const account = {
+      username: "queued",
+      email: "queued@example.test",
+      password: "queued-pass",
+      password2: "queued-pass",
+    };
+    assertEquals((await call(server, api("/users/"), json(account))).status, 201);
+    const credentials = json({ email: account.email, password: account.password });
+    // Three at once: one on the worker, one queued, one refused. Counted as failures, the refusals would add up to
+    // the limit within a few bursts.
+    const statuses = [];
+    for (let burst = 0; burst < 4; burst++) {
+      const replies = await Promise.all(
+        Array.from({ length: 3 }, () => call(server, api("/users/login/"), credentials)),
+      );
+      statuses.push(...replies.map((reply) => reply.status));
+    }
+    assert(statuses.includes(503), "the queue refused none");
+    assertEquals(statuses.filter((status) => status !== 200 && status !== 503), []);
+    assertEquals((await call(server, api("/users/login/"), credentials)).status, 200);
+  } finally {
+    await stopServer(server);
+  }
+});

@@ -64,14 +64,25 @@ async function checkPassword<T extends Credentials>(
   lookUp: () => Promise<T | undefined>,
 ): Promise<T | undefined> {
   await takeLoginAttempt(cache, config, email, client.address);
-  const account = await lookUp();
-  return (await verifyPassword(password, account?.password_hash, config.BCRYPT_COST)) ? account : undefined;
+  try {
+    const account = await lookUp();
+    return (await verifyPassword(password, account?.password_hash, config.BCRYPT_COST)) ? account : undefined;
+  } catch (error) {
+    // A password never checked (the hashing queue full, the database down) is no failed guess.
+    await returnLoginAttempt(cache, email, client.address);
+    throw error;
+  }
 }
 
 /** Brings a hash made at another BCRYPT_COST to the current one, so no account answers at another speed. */
 async function rehashIfNeeded({ sql, config }: AuthDeps, account: Credentials, password: string) {
   if (!needsRehash(account.password_hash, config.BCRYPT_COST)) return;
-  const rehashed = await hashPassword(password, config.BCRYPT_COST);
+  // Best effort: with the hashing queue full the login still succeeds, and the next one rehashes.
+  const rehashed = await hashPassword(password, config.BCRYPT_COST).catch((error) => {
+    if (error instanceof AppError && error.code === "SERVICE_UNAVAILABLE") return undefined;
+    throw error;
+  });
+  if (!rehashed) return;
   await sql`UPDATE users SET password_hash = ${rehashed}
     WHERE id = ${account.id} AND password_hash = ${account.password_hash}`;
 }
