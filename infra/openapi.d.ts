@@ -768,7 +768,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1068,7 +1068,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
                 "Idempotency-Key"?: string;
             };
             path?: never;
@@ -1212,7 +1212,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
                 "Idempotency-Key"?: string;
                 /** @description The ETag last read: a reservation changed since is refused with 412, nothing changed */
                 "If-Match"?: string;
@@ -1300,7 +1300,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
                 "Idempotency-Key"?: string;
                 /** @description The ETag last read: a reservation changed since is refused with 412, nothing changed */
                 "If-Match"?: string;
@@ -1396,7 +1396,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
                 "Idempotency-Key"?: string;
                 /** @description The ETag last read: a reservation changed since is refused with 412, nothing changed */
                 "If-Match"?: string;

@@ -21,7 +21,7 @@ export function pageOf<T extends z.ZodType>(item: T, name: string) {
   }).openapi(name);
 }
 
-export const offsetOf = ({ page, page_size }: Page) => (page - 1) * page_size;
+const offsetOf = ({ page, page_size }: Page) => (page - 1) * page_size;
 
 /** DRF's envelope: next/previous are absolute URLs of the same query with another page. */
 export function paginated<T>(requestUrl: string, { page, page_size }: Page, count: number, results: T[]) {

@@ -17,7 +17,6 @@ const sqlState = (error: unknown) => error instanceof postgres.PostgresError ? e
 export const isUniqueViolation = (error: unknown, constraint?: string) =>
   sqlState(error) === "23505" &&
   (constraint === undefined || (error as postgres.PostgresError).constraint_name === constraint);
-export const isForeignKeyViolation = (error: unknown) => sqlState(error) === "23503";
 /** Another transaction got there first: run this one again. */
 export const isSerializationFailure = (error: unknown) => sqlState(error) === "40001";
 /** Class 22, data exceptions: a value the schemas let through but the database refuses. */

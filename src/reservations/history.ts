@@ -1,8 +1,7 @@
 import type postgres from "postgres";
 import type { Deps } from "../deps.ts";
 import { AppError } from "../http/problem.ts";
-import type { Page } from "../http/pagination.ts";
-import { withTotal } from "../http/pagination.ts";
+import { type Page, withTotal } from "../http/pagination.ts";
 import type { Sql, Tx } from "../platform/db.ts";
 import type { Caller } from "../auth/auth.schemas.ts";
 import type { AuditFilters, ReservationEvent } from "./history.schemas.ts";
