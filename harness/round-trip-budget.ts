@@ -174,7 +174,29 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
       return (i) => send("POST", `/reservations/${ids[i]}/confirm/`, tokens.admin, undefined, key());
     },
   });
+  const fullDay = new Date(day.getTime() + dayMs);
+  const fullWindow = {
+    start_at: fullDay.toISOString(),
+    end_at: new Date(fullDay.getTime() + 2 * hourMs).toISOString(),
+  };
+  const bookFull = async (headcount: number) => {
+    const reply = await send("POST", "/reservations/", tokens.customer, { ...fullWindow, headcount });
+    expectStatus(201, reply, "booking the full window");
+    return reply.body.id as number;
+  };
   return [
+    {
+      name: "confirm refused",
+      request: "POST /reservations/{id}/confirm/ (its window full, an admin)",
+      budget: 1,
+      status: 409,
+      async prepare(count) {
+        const ids = await many(count, () => bookFull(1));
+        const filling = await bookFull(50_000);
+        expectStatus(200, await send("POST", `/reservations/${filling}/confirm/`, tokens.admin), "filling the window");
+        return (i) => send("POST", `/reservations/${ids[i]}/confirm/`, tokens.admin);
+      },
+    },
     {
       name: "me",
       request: "GET /users/me/",

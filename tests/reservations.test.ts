@@ -4,6 +4,7 @@ import { book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from 
 import { capacityDrift } from "../src/reservations/capacity.ts";
 import { createReservation } from "../src/reservations/reservations.service.ts";
 import { AppError } from "../src/http/problem.ts";
+import type { Caller } from "../src/auth/auth.schemas.ts";
 import { api } from "../harness/paths.ts";
 
 // The test clock starts at 2027-04-01T00:00Z, so customers may book from 2027-04-04T00:00Z on.
@@ -454,7 +455,8 @@ describeOnEveryBackend("reservations", async (step, t) => {
     // The guard has already let the request through; the account goes before the insert runs.
     const id = 2_000_000_000;
     const user = { id, username: "ghost", email: "ghost@example.test", is_admin: false, date_joined: "" };
-    const ghost = { id, user: Promise.resolve(user) };
+    const known = Promise.resolve(user);
+    const ghost: Caller = { id, user: known, userQuery: (sql) => sql`NULL::json`, settle: () => known };
     const attempt = createReservation({ sql: t.sql, config: t.config, clock: t.clock.read }, ghost, {
       start_at: new Date("2027-05-16T10:00:00Z"),
       end_at: new Date("2027-05-16T11:00:00Z"),

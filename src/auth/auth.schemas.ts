@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { Timestamp } from "../http/schemas.ts";
+import type postgres from "postgres";
 import { byteLength, fitsBcrypt } from "../platform/bcrypt-limit.ts";
+import type { Sql, Tx } from "../platform/db.ts";
 
 /** A user as every response shows them: never a password hash. */
 export const UserSchema = z.object({
@@ -13,11 +15,22 @@ export const UserSchema = z.object({
 
 export type User = z.infer<typeof UserSchema>;
 
+/** A user as a JSON subquery hands it over: `date_joined` in PostgreSQL's text form. */
+export type UserJson = Omit<User, "date_joined"> & { date_joined: string };
+
 /**
- * Who is making a request: the user id of their access token, known at once, and their user row, read alongside
- * the request's own queries so it costs no round trip of its own. A write awaits `user` before any effect.
+ * Who is making a request: the user id of their access token, known at once, and their user row, which costs no
+ * round trip of its own: it is read on first use of `user`, alongside the request's own queries, or inside a
+ * statement of the service's (`userQuery`, then `settle`). A write awaits the user before any effect.
  */
-export type Caller = { id: number; user: Promise<User> };
+export type Caller = {
+  id: number;
+  readonly user: Promise<User>;
+  /** The user as a JSON subquery, for a statement of the service's own; NULL once `user` is being read anyway. */
+  userQuery(sql: Sql | Tx): postgres.Fragment;
+  /** Takes what that subquery found, and answers as `user` would. */
+  settle(found: UserJson | null): Promise<User>;
+};
 
 export const TokenPairSchema = z.object({
   access: z.string(),

@@ -1,6 +1,6 @@
 import type { Deps } from "../deps.ts";
 import { AppError, fieldErrors } from "../http/problem.ts";
-import type { Sql } from "../platform/db.ts";
+import type { Sql, Tx } from "../platform/db.ts";
 import type { Caller, User } from "./auth.schemas.ts";
 import { hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 import { returnLoginAttempt, takeLoginAttempt } from "./rate-limits.ts";
@@ -24,7 +24,7 @@ export type UserRow = Omit<User, "date_joined"> & { date_joined: Date };
 export const toUser = (row: UserRow): User => ({ ...row, date_joined: row.date_joined.toISOString() });
 
 /** The columns of a user that responses show. */
-export const userColumns = (sql: Sql) => sql`id, username, email, is_admin, date_joined`;
+export const userColumns = (sql: Sql | Tx) => sql`id, username, email, is_admin, date_joined`;
 
 export async function findUserById({ sql }: Pick<Deps, "sql">, id: number): Promise<User | undefined> {
   const [row] = await sql<UserRow[]>`SELECT ${userColumns(sql)} FROM users WHERE id = ${id}`;
@@ -35,13 +35,20 @@ export async function findUserById({ sql }: Pick<Deps, "sql">, id: number): Prom
  * The user of a session that is still on: the user exists and has not ended their sessions (password change,
  * logout-all) since this one began. One read, so the guard costs no more than a plain user lookup.
  */
-export async function findSessionUser({ sql }: Pick<Deps, "sql">, session: Session): Promise<User | undefined> {
-  const [row] = await sql<UserRow[]>`
+const sessionUser = (sql: Sql | Tx, session: Session) =>
+  sql`
     SELECT ${userColumns(sql)} FROM users
     WHERE id = ${session.userId}
       AND (sessions_valid_after IS NULL OR sessions_valid_after < ${session.startedAt})`;
+
+export async function findSessionUser({ sql }: Pick<Deps, "sql">, session: Session): Promise<User | undefined> {
+  const [row] = await sql<UserRow[]>`${sessionUser(sql, session)}`;
   return row && toUser(row);
 }
+
+/** The same read as a subquery of another statement: the user as JSON, or NULL. */
+export const sessionUserJson = (sql: Sql | Tx, session: Session) =>
+  sql`(SELECT row_to_json(u) FROM (${sessionUser(sql, session)}) u)`;
 
 export async function findCredentials({ sql }: Pick<Deps, "sql">, email: string) {
   const [row] = await sql<{ id: number; password_hash: string; sessions_valid_after: Date | null }[]>`

@@ -56,7 +56,13 @@ const unauthenticated = (detail = "The token is missing, invalid, expired or rev
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000);
 const base64url = (bytes: Uint8Array) => bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 
-type SigningKey = { kid: string; jwk: JsonWebKey & { alg: typeof algorithm; kid: string }; verifier: CryptoKey };
+type SigningKey = {
+  kid: string;
+  jwk: JsonWebKey & { alg: typeof algorithm; kid: string };
+  verifier: CryptoKey;
+  /** Claims of tokens whose signature this key verified, by issuer, audience and token: checked once, not per request. */
+  verified: Map<string, Record<string, unknown>>;
+};
 
 const keys = new Map<string, Promise<SigningKey>>();
 
@@ -77,7 +83,7 @@ function keyOf(secret: string): Promise<SigningKey> {
       // An HMAC of a fixed label: names the secret without revealing anything about it.
       const label = await crypto.subtle.sign("HMAC", verifier, new TextEncoder().encode("kid"));
       const kid = base64url(new Uint8Array(label)).slice(0, 16);
-      return { kid, verifier, jwk: { kty: "oct", k: base64url(raw), alg: algorithm, kid } };
+      return { kid, verifier, jwk: { kty: "oct", k: base64url(raw), alg: algorithm, kid }, verified: new Map() };
     })();
     keys.set(secret, key);
   }
@@ -161,6 +167,30 @@ export async function endSession(deps: TokenDeps, refresh: RefreshClaims): Promi
   if (current !== refresh.jti) throw unauthenticated("The refresh token was already used or its session has ended");
 }
 
+/** How many verified tokens each key remembers; the oldest is forgotten first. */
+const verifiedKept = 10_000;
+
+/**
+ * The claims of a token signed with `key` for this issuer and audience. An HMAC check per request costs a tenth of
+ * a confirmation's CPU, and a token's bytes never verify differently, so a verified token is remembered; the time
+ * claims are still checked on every use.
+ */
+async function verifiedClaims(
+  key: SigningKey,
+  token: string,
+  config: Pick<TokenConfig, "JWT_ISSUER" | "JWT_AUDIENCE">,
+) {
+  const id = `${config.JWT_ISSUER}\n${config.JWT_AUDIENCE}\n${token}`;
+  let claims = key.verified.get(id);
+  if (!claims) {
+    const expected = { alg: algorithm, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, exp: false, iat: false };
+    claims = await verify(token, key.verifier, expected);
+    if (key.verified.size >= verifiedKept) key.verified.delete(key.verified.keys().next().value!);
+    key.verified.set(id, claims);
+  }
+  return claims;
+}
+
 async function decode<T extends AccessClaims | RefreshClaims>(
   { config, clock }: TokenDeps,
   token: string,
@@ -172,8 +202,7 @@ async function decode<T extends AccessClaims | RefreshClaims>(
     const secrets = [config.JWT_SECRET, config.JWT_SECRET_PREVIOUS].filter((secret) => secret !== undefined);
     const key = (await Promise.all(secrets.map(keyOf))).find((key) => key.kid === kid);
     if (!key) throw unauthenticated();
-    const expected = { alg: algorithm, iss: config.JWT_ISSUER, aud: config.JWT_AUDIENCE, exp: false, iat: false };
-    claims = await verify(token, key.verifier, expected);
+    claims = await verifiedClaims(key, token, config);
   } catch {
     throw unauthenticated();
   }

@@ -61,7 +61,8 @@ export const idempotent = createMiddleware<AppEnv>(async function idempotent(c, 
     key: header,
     fingerprint: await fingerprintOf(c),
   };
-  const stored = await findOutcome(deps, request);
+  // The caller's user is read alongside the lookup rather than after it.
+  const [stored] = await Promise.all([findOutcome(deps, request), c.var.caller?.user.catch(() => {})]);
   if (stored && stored.fingerprint !== request.fingerprint) {
     throw new AppError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was sent with another method, path or body");
   }

@@ -41,8 +41,11 @@ export async function slotUsage(sql: Sql, config: CapacityConfig, window: Window
 
 export type FullestSlot = { slot_start: Date; confirmed: number };
 
+/** Window bounds as values, or as columns of the statement the read goes into. */
+type Bounds = { start_at: Date | postgres.Fragment; end_at: Date | postgres.Fragment };
+
 /** The fullest slot of a hold's window, read without locking: send it in a batch, then judge it with `assertFits`. */
-export const fullestSlot = (sql: Sql | Tx, hold: Window) =>
+export const fullestSlot = (sql: Sql | Tx, hold: Bounds) =>
   sql<FullestSlot[]>`
     SELECT slot_start, confirmed FROM slot_usage
     WHERE slot_start >= ${hold.start_at} AND slot_start < ${hold.end_at}
@@ -78,12 +81,33 @@ export function capacityShift(tx: Tx, config: CapacityConfig, { claim, release }
   return claim ? [ensureSlotRows(tx, config, claim), changes] : [changes];
 }
 
+/**
+ * One statement for a claim and the changes that lead to it: `prelude` is CTEs of the reservation's own changes, one
+ * of them `locked`, which locks the reservation; the claimed slots are locked (in slot order) only once `locked` has
+ * been read, so the reservation is always locked first. The slot rows must exist (`ensureReservationSlotRows`).
+ */
+export function claimAfter(tx: Tx, config: CapacityConfig, claim: Hold, prelude: postgres.Fragment) {
+  const claimed = tx`
+    SELECT slot_start, ${claim.headcount}::int AS delta FROM slot_usage, locked
+    WHERE slot_start >= ${claim.start_at} AND slot_start < ${claim.end_at}`;
+  return applyChanges(tx, config, claimed, tx`${prelude},`);
+}
+
 /** Throws CAPACITY_EXCEEDED, naming the fullest slot, when a claimed slot's counter could not take the headcount. */
 export function assertShifted(config: CapacityConfig, claim: Hold, changed: SlotChange[]): void {
   const [fullest] = changed.filter((slot) => !slot.applied).sort((a, b) => b.confirmed - a.confirmed);
   if (fullest) {
     throw capacityExceeded(config, fullest.slot_start, fullest.confirmed - fullest.delta, claim.headcount);
   }
+}
+
+/** `assertShifted` for `claimAfter`, which also needs every slot of the claim to have had its counter row. */
+export function assertClaimed(config: CapacityConfig, claim: Hold, changed: SlotChange[]): void {
+  const slots = (claim.end_at.getTime() - claim.start_at.getTime()) / (config.SLOT_MINUTES * minuteMs);
+  if (changed.length !== slots) {
+    throw new Error(`${slots - changed.length} counter rows of the claimed window are missing`);
+  }
+  assertShifted(config, claim, changed);
 }
 
 /**
@@ -120,16 +144,42 @@ export async function capacityDrift(sql: Sql, config: CapacityConfig): Promise<D
   return [...drift];
 }
 
-/**
- * Creates the missing counter rows of a window, in slot order. Concurrent inserts of one key wait for each
- * other, so a common order keeps them deadlock-free; the rows then exist for the locking statement.
- */
+/** Creates the missing counter rows of a window, for the transaction that then locks them. */
 function ensureSlotRows(tx: Tx, config: CapacityConfig, window: Window) {
-  const step = slotStep(tx, config.SLOT_MINUTES);
-  return tx`
+  return slotRowsInsert(
+    tx,
+    config,
+    tx`SELECT ${window.start_at}::timestamptz AS start_at, ${window.end_at}::timestamptz AS end_at`,
+  );
+}
+
+/**
+ * Creates the missing counter rows of a pending reservation's window when `adminId` is an admin's: in the statement
+ * that reads it before a confirmation, so they are committed by the time its transaction locks them. An empty
+ * counter means what no counter means; a refused request by anyone else creates none.
+ */
+export function ensureReservationSlotRows(sql: Sql | Tx, config: CapacityConfig, id: number, adminId: number) {
+  return slotRowsInsert(
+    sql,
+    config,
+    sql`
+      SELECT start_at, end_at FROM reservations
+      WHERE id = ${id} AND status = 'pending' AND EXISTS (SELECT FROM users WHERE id = ${adminId} AND is_admin)`,
+  );
+}
+
+/**
+ * Inserts the counter rows of `windows` that do not exist yet, in slot order: concurrent inserts of one key wait for
+ * each other, so a common order keeps them deadlock-free. Rows the snapshot already has are left out before the
+ * insert: a conflict check on a row another transaction is updating would wait for that transaction to end.
+ */
+function slotRowsInsert(sql: Sql | Tx, config: CapacityConfig, windows: postgres.Fragment) {
+  const step = slotStep(sql, config.SLOT_MINUTES);
+  return sql`
     INSERT INTO slot_usage (slot_start, capacity)
     SELECT s, ${config.MAX_CONCURRENT_EXAMINEES}
-    FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
+    FROM (${windows}) w, generate_series(w.start_at, w.end_at - ${step}, ${step}) s
+    WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
     ORDER BY s
     ON CONFLICT DO NOTHING`;
 }
@@ -144,14 +194,14 @@ function ensureSlotRows(tx: Tx, config: CapacityConfig, window: Window) {
  * configuration, so the table's CHECK refuses an overbooked slot whatever code path writes it; a release never
  * raises it above what the slot already holds.
  */
-function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment) {
+function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment, prelude = tx``) {
   const capacity = config.MAX_CONCURRENT_EXAMINEES;
   return tx<SlotChange[]>`
-    WITH deltas AS (
+    WITH ${prelude} deltas AS (
       SELECT slot_start, sum(delta)::int AS delta FROM (${changes}) c
       GROUP BY slot_start
       HAVING sum(delta) <> 0
-    ), locked AS MATERIALIZED (
+    ), slot_locks AS MATERIALIZED (
       SELECT slot_start, confirmed FROM slot_usage
       WHERE slot_start IN (SELECT slot_start FROM deltas)
       ORDER BY slot_start
@@ -160,13 +210,13 @@ function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment
       UPDATE slot_usage u SET
         confirmed = u.confirmed + d.delta,
         capacity = CASE WHEN d.delta > 0 THEN ${capacity} ELSE greatest(${capacity}, u.confirmed + d.delta) END
-      FROM locked l JOIN deltas d USING (slot_start)
+      FROM slot_locks l JOIN deltas d USING (slot_start)
       WHERE u.slot_start = l.slot_start AND (d.delta < 0 OR u.confirmed + d.delta <= ${capacity})
       RETURNING u.slot_start, u.confirmed
     )
     SELECT d.slot_start, d.delta, coalesce(up.confirmed, l.confirmed + d.delta) AS confirmed,
       up.slot_start IS NOT NULL AS applied
-    FROM deltas d JOIN locked l USING (slot_start) LEFT JOIN updated up USING (slot_start)
+    FROM deltas d JOIN slot_locks l USING (slot_start) LEFT JOIN updated up USING (slot_start)
     ORDER BY d.slot_start`;
 }
 

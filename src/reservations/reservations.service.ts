@@ -2,9 +2,20 @@ import type { Deps } from "../deps.ts";
 import { isSerializationFailure, type Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
-import type { Caller, User } from "../auth/auth.schemas.ts";
+import type postgres from "postgres";
+import type { Caller, User, UserJson } from "../auth/auth.schemas.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
-import { assertFits, assertShifted, capacityShift, fullestSlot, type Hold } from "./capacity.ts";
+import {
+  assertClaimed,
+  assertFits,
+  assertShifted,
+  capacityShift,
+  claimAfter,
+  ensureReservationSlotRows,
+  type FullestSlot,
+  fullestSlot,
+  type Hold,
+} from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
 import { assertIfMatch, etagOf, etagSql } from "./etag.ts";
 import { type Changes, eventInsert, knownReservation } from "./history.ts";
@@ -50,13 +61,16 @@ function assertVisible(user: User, row: ReservationRow | undefined): asserts row
   if (!row || !(user.is_admin || row.user_id === user.id)) throw notFound();
 }
 
-/** The stored outcome of a keyed write, for its batch; a reservation body gets the ETag of its version. */
+/** The INSERT storing the outcome of a keyed write, for its transaction; a reservation body gets its version's ETag. */
 function storedOutcome(tx: Tx, key: KeyedRequest | undefined, now: Date, status: number, row?: ReservationRow) {
-  if (!key) return [];
+  if (!key) return undefined;
   const body = row ? tx`${tx.json(toReservation(row))}::jsonb` : tx`NULL::jsonb`;
   const headers = row ? { "Content-Type": "application/json", ETag: etagOf(row) } : {};
-  return [outcomeInsert(tx, key, now, { status, headers: tx`${tx.json(headers)}::jsonb`, body })];
+  return outcomeInsert(tx, key, now, { status, headers: tx`${tx.json(headers)}::jsonb`, body });
 }
+
+/** The statement of a stored outcome, if there is one, for a batch. */
+const outcomeStatements = (tx: Tx, outcome: postgres.Fragment | undefined) => outcome ? [tx`${outcome}`] : [];
 
 /**
  * Requests a reservation, in one statement: the caller's row is locked so the pending cap holds under concurrent
@@ -179,50 +193,77 @@ export async function getReservation({ sql }: ServiceDeps, caller: Caller, id: n
 }
 
 type Change<T> = {
-  /** The statements of the change, unsent, in order; the reservation is locked before any of them runs. */
-  statements: PromiseLike<unknown>[];
+  /**
+   * The statements of the change, unsent, in order. The first runs `lock` (a statement, or a CTE everything else waits
+   * on), which locks the reservation and aborts the transaction if it moved since it was read.
+   */
+  statements: (tx: Tx, lock: postgres.Fragment) => PromiseLike<unknown>[];
   /** Judges their answers, in the same order, once they are in (throw to roll back), and gives the result. */
   finish: (results: unknown[]) => T;
 };
 
+/** The reservation as a change sees it; with a claim of its own window, that window's fullest slot too. */
+type Seen = ReservationRow & { fullest: FullestSlot | undefined };
+type SeenRow = ReservationRow & { fullest_start: Date | null; fullest_confirmed: number | null };
+
+const seenOf = ({ fullest_start, fullest_confirmed, ...row }: SeenRow): Seen => ({
+  ...row,
+  fullest: fullest_start ? { slot_start: fullest_start, confirmed: fullest_confirmed! } : undefined,
+});
+
 /**
- * One change of one reservation in one transaction, in four round trips: the reservation is read alongside the
- * caller's row, then BEGIN, every statement of the change as one pipelined batch behind a re-lock of the row
- * (`SELECT … FOR UPDATE`) and a claim of the Idempotency-Key, and COMMIT. A row that moved between the read and the
- * lock (its version changed: `lock_reservation_version` aborts the batch before any of it applies) is changed again in a
- * transaction whose read is the lock, so contention costs one
- * round trip more and never starves. Nothing is awaited inside a transaction but its own statements, so a busy pool
- * (or PGlite's one connection) cannot deadlock on it.
+ * One change of one reservation in one transaction, in four round trips: the reservation is read with the caller's
+ * user in one statement, then BEGIN, every statement of the change as one pipelined batch that starts by re-locking
+ * the row and (with a key) claiming the Idempotency-Key, and COMMIT. The rules are judged on the read, so a refusal
+ * costs no transaction. A row that moved between the read and the lock (its version changed:
+ * `lock_reservation_version` aborts the batch before any of it applies) is changed again in a transaction whose read
+ * is the lock, so contention costs one round trip more and never starves. A change that `claimsOwnWindow` (a
+ * confirmation) has that window's counter rows created by its read, and its fullest slot read there. Nothing is
+ * awaited inside a transaction but its own statements, so a busy pool (or PGlite's one connection) cannot deadlock.
  */
 async function changeReservation<T>(
-  { sql }: ServiceDeps,
+  { sql, config }: ServiceDeps,
   caller: Caller,
   id: number,
   write: Write,
-  plan: (tx: Tx, current: ReservationRow, user: User) => Change<T>,
+  plan: (current: Seen, user: User) => Change<T>,
+  { claimsOwnWindow = false } = {},
 ): Promise<T> {
-  const [user, [seen]] = await Promise.all([
-    caller.user,
-    sql<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id}`,
-  ]);
-  const run = async (tx: Tx, current: ReservationRow | undefined, relock: boolean) => {
+  const ensured = claimsOwnWindow
+    ? sql`WITH ensured AS (${ensureReservationSlotRows(sql, config, id, caller.id)})`
+    : sql``;
+  const fullest = claimsOwnWindow
+    ? sql`LEFT JOIN LATERAL (${fullestSlot(sql, { start_at: sql`r.start_at`, end_at: sql`r.end_at` })}) f ON true`
+    : sql`LEFT JOIN (SELECT NULL::timestamptz AS slot_start, NULL::int AS confirmed) f ON true`;
+  const fullestColumns = sql`f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed`;
+  const [read] = await sql<(SeenRow & { caller: UserJson | null })[]>`
+    ${ensured}
+    SELECT ${caller.userQuery(sql)} AS caller, r.*, ${fullestColumns}
+    FROM (SELECT) one LEFT JOIN reservations r ON r.id = ${id} ${fullest}`;
+  const user = await caller.settle(read.caller);
+  const planned = (current: SeenRow | undefined) => {
     assertVisible(user, current);
     assertIfMatch(write.ifMatch, current);
-    const { statements, finish } = plan(tx, current, user);
-    const key = write.idempotency && tx<{ free: boolean }[]>`SELECT ${lockKey(tx, write.idempotency)} AS free`;
-    const lock = relock && tx`SELECT lock_reservation_version(${id}, ${current.version})`;
-    const [keyed, , ...results] = await Promise.all([key || [{ free: true }], lock || [], ...statements]);
-    if (!keyed[0].free) throw keyInUse();
-    return finish(results);
+    return plan(seenOf(current), user);
   };
+  const run = async (tx: Tx, change: Change<T>, lock: postgres.Fragment) => {
+    const key = write.idempotency && tx<{ free: boolean }[]>`SELECT ${lockKey(tx, write.idempotency)} AS free`;
+    const [keyed, ...results] = await Promise.all([key || [{ free: true }], ...change.statements(tx, lock)]);
+    if (!keyed[0].free) throw keyInUse();
+    return change.finish(results);
+  };
+  const seen = read.id === null ? undefined : read;
+  const change = planned(seen);
   try {
-    return await sql.begin((tx) => run(tx, seen, true)) as T;
+    return await sql.begin((tx) => run(tx, change, tx`SELECT lock_reservation_version(${id}, ${seen!.version})`)) as T;
   } catch (error) {
     if (!isSerializationFailure(error)) keyTaken(error);
   }
   return await sql.begin(async (tx) => {
-    const [current] = await tx<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id} FOR UPDATE`;
-    return await run(tx, current, false);
+    const [current] = await tx<SeenRow[]>`
+      ${ensured}
+      SELECT r.*, ${fullestColumns} FROM reservations r ${fullest} WHERE r.id = ${id} FOR UPDATE OF r`;
+    return await run(tx, planned(current), tx`SELECT`);
   }).catch(keyTaken) as T;
 }
 
@@ -248,7 +289,7 @@ export function updateReservation(
 ): Promise<Versioned> {
   const { config, clock } = deps;
   const now = clock();
-  return changeReservation(deps, caller, id, write, (tx, current, user) => {
+  return changeReservation(deps, caller, id, write, (current, user) => {
     if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be changed by an admin");
     }
@@ -262,17 +303,18 @@ export function updateReservation(
       assertBookingOpen(startAt, user, now, config.BOOKING_LEAD_DAYS);
     }
     const row = { ...current, ...next, updated_at: now, version: current.version + 1 };
-    const capacity = current.status === "pending"
-      ? [fullestSlot(tx, next)]
-      : capacityShift(tx, config, { release: current, claim: next });
+    const capacity = (tx: Tx) =>
+      current.status === "pending"
+        ? [fullestSlot(tx, next)]
+        : capacityShift(tx, config, { release: current, claim: next });
     return {
-      statements: [
+      statements: (tx, lock) => [
+        tx`${lock}`,
         tx`
           UPDATE reservations
           SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount},
             updated_at = ${now}, version = ${row.version}
           WHERE id = ${id}`,
-        ...capacity,
         eventInsert(
           tx,
           {
@@ -284,11 +326,12 @@ export function updateReservation(
           },
           knownReservation(tx, current),
         ),
-        ...storedOutcome(tx, write.idempotency, now, 200, row),
+        ...outcomeStatements(tx, storedOutcome(tx, write.idempotency, now, 200, row)),
+        ...capacity(tx),
       ],
       finish: (results) => {
-        // The answer of the last capacity statement: the fullest slot, or the shifted counters.
-        const answer = results[capacity.length] as never[];
+        // The answer of the last statement: the fullest slot, or the shifted counters.
+        const answer = results.at(-1) as never[];
         if (current.status === "pending") assertFits(config, next, answer[0]);
         else assertShifted(config, next, answer);
         return versioned(row);
@@ -301,12 +344,13 @@ export function updateReservation(
 export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write) {
   const { config, clock } = deps;
   const now = clock();
-  await changeReservation(deps, caller, id, write, (tx, current, user) => {
+  await changeReservation(deps, caller, id, write, (current, user) => {
     if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be deleted by an admin");
     }
     return {
-      statements: [
+      statements: (tx, lock) => [
+        tx`${lock}`,
         eventInsert(
           tx,
           { action: "deleted", at: now, actorId: user.id, requestId: write.requestId },
@@ -314,20 +358,26 @@ export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: n
         ),
         tx`DELETE FROM reservations WHERE id = ${id}`,
         ...(current.status === "confirmed" ? capacityShift(tx, config, { release: current }) : []),
-        ...storedOutcome(tx, write.idempotency, now, 204),
+        ...outcomeStatements(tx, storedOutcome(tx, write.idempotency, now, 204)),
       ],
       finish: () => undefined,
     };
   });
 }
 
-/** Locks the reservation, then its slots in order; re-checks capacity there and adds the headcount. */
+/**
+ * Confirms a pending reservation whose headcount fits, in one statement: the reservation is locked, confirmed and its
+ * event recorded, then its slots are locked in slot order and claimed. The slot rows are the contended locks: taken
+ * last, they are held only for the rest of that statement and the commit. A claim that does not fit even on the read
+ * is refused there, without a transaction.
+ */
 export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write): Promise<Versioned> {
   const { config, clock } = deps;
   const now = clock();
-  return changeReservation(deps, caller, id, write, (tx, current, user) => {
+  return changeReservation(deps, caller, id, write, (current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
     assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
+    assertFits(config, current, current.fullest);
     const row: ReservationRow = {
       ...current,
       status: "confirmed",
@@ -335,31 +385,36 @@ export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number
       updated_at: now,
       version: current.version + 1,
     };
-    // The slot rows are the contended locks: taken last, they are held for the rest of the batch and the commit.
-    const shift = capacityShift(tx, config, { claim: current });
     return {
-      statements: [
-        tx`
-          UPDATE reservations SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
-          WHERE id = ${id}`,
-        eventInsert(
+      statements: (tx, lock) => {
+        const outcome = storedOutcome(tx, write.idempotency, now, 200, row);
+        return [claimAfter(
           tx,
-          {
-            action: "confirmed",
-            at: now,
-            actorId: user.id,
-            requestId: write.requestId,
-            changes: { status: ["pending", "confirmed"] },
-          },
-          knownReservation(tx, current),
-        ),
-        ...storedOutcome(tx, write.idempotency, now, 200, row),
-        ...shift,
-      ],
-      finish: (results) => {
-        assertShifted(config, current, results.at(-1) as never[]);
+          config,
+          current,
+          tx`
+            locked AS MATERIALIZED (${lock}),
+            confirmed AS (
+              UPDATE reservations
+              SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
+              FROM locked WHERE id = ${id}
+              RETURNING id, user_id
+            ),
+            event AS (${
+            eventInsert(tx, {
+              action: "confirmed",
+              at: now,
+              actorId: user.id,
+              requestId: write.requestId,
+              changes: { status: ["pending", "confirmed"] },
+            }, tx`FROM confirmed r`)
+          })${outcome ? tx`, outcome AS (${outcome})` : tx``}`,
+        )];
+      },
+      finish: ([claimed]) => {
+        assertClaimed(config, current, claimed as never[]);
         return versioned(row);
       },
     };
-  });
+  }, { claimsOwnWindow: true });
 }

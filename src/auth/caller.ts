@@ -1,0 +1,47 @@
+import type { Deps } from "../deps.ts";
+import { AppError } from "../http/problem.ts";
+import type { Sql, Tx } from "../platform/db.ts";
+import type { Caller, User, UserJson } from "./auth.schemas.ts";
+import { findSessionUser, sessionUserJson } from "./auth.service.ts";
+import type { Session } from "./tokens.ts";
+
+/** The caller of a request whose access token checked out; their session's user is read once, when first needed. */
+export class SessionCaller implements Caller {
+  #user?: Promise<User>;
+  readonly #rules: ((user: User) => void)[] = [];
+
+  constructor(private readonly deps: Pick<Deps, "sql">, private readonly session: Session) {}
+
+  get id(): number {
+    return this.session.userId;
+  }
+
+  get user(): Promise<User> {
+    return this.#user ??= this.#judged(findSessionUser(this.deps, this.session));
+  }
+
+  userQuery(sql: Sql | Tx) {
+    return this.#user ? sql`NULL::json` : sessionUserJson(sql, this.session);
+  }
+
+  settle(found: UserJson | null): Promise<User> {
+    return this.#user ??= this.#judged(
+      Promise.resolve(found ? { ...found, date_joined: new Date(found.date_joined).toISOString() } : undefined),
+    );
+  }
+
+  /** A rule the user must also pass (e.g. being an admin), whichever way they are read. */
+  require(rule: (user: User) => void): void {
+    this.#rules.push(rule);
+  }
+
+  #judged(found: Promise<User | undefined>): Promise<User> {
+    const user = found.then((user) => {
+      if (!user) throw new AppError("UNAUTHENTICATED");
+      for (const rule of this.#rules) rule(user);
+      return user;
+    });
+    user.catch(() => {}); // the guard awaits it after the handler
+    return user;
+  }
+}
