@@ -1,5 +1,5 @@
 import type { Deps } from "../deps.ts";
-import { isSerializationFailure, type Tx } from "../platform/db.ts";
+import { isSerializationFailure, type Sql, type Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
 import type postgres from "postgres";
@@ -229,17 +229,17 @@ async function changeReservation<T>(
   plan: (current: Seen, user: User) => Change<T>,
   { claimsOwnWindow = false } = {},
 ): Promise<T> {
-  const ensured = claimsOwnWindow
-    ? sql`WITH ensured AS (${ensureReservationSlotRows(sql, config, id, caller.id)})`
-    : sql``;
-  const fullest = claimsOwnWindow
-    ? sql`LEFT JOIN LATERAL (${fullestSlot(sql, { start_at: sql`r.start_at`, end_at: sql`r.end_at` })}) f ON true`
-    : sql`LEFT JOIN (SELECT NULL::timestamptz AS slot_start, NULL::int AS confirmed) f ON true`;
-  const fullestColumns = sql`f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed`;
+  // Built for the connection that sends them: the first read on the pool, the fallback's in its transaction.
+  const ensured = (q: Sql | Tx) =>
+    claimsOwnWindow ? q`WITH ensured AS (${ensureReservationSlotRows(q, config, id, caller.id)})` : q``;
+  const fullest = (q: Sql | Tx) =>
+    claimsOwnWindow
+      ? q`LEFT JOIN LATERAL (${fullestSlot(q, { start_at: q`r.start_at`, end_at: q`r.end_at` })}) f ON true`
+      : q`LEFT JOIN (SELECT NULL::timestamptz AS slot_start, NULL::int AS confirmed) f ON true`;
   const [read] = await sql<(SeenRow & { caller: UserJson | null })[]>`
-    ${ensured}
-    SELECT ${caller.userQuery(sql)} AS caller, r.*, ${fullestColumns}
-    FROM (SELECT) one LEFT JOIN reservations r ON r.id = ${id} ${fullest}`;
+    ${ensured(sql)}
+    SELECT ${caller.userQuery(sql)} AS caller, r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
+    FROM (SELECT) one LEFT JOIN reservations r ON r.id = ${id} ${fullest(sql)}`;
   const user = await caller.settle(read.caller);
   const planned = (current: SeenRow | undefined) => {
     assertVisible(user, current);
@@ -261,8 +261,9 @@ async function changeReservation<T>(
   }
   return await sql.begin(async (tx) => {
     const [current] = await tx<SeenRow[]>`
-      ${ensured}
-      SELECT r.*, ${fullestColumns} FROM reservations r ${fullest} WHERE r.id = ${id} FOR UPDATE OF r`;
+      ${ensured(tx)}
+      SELECT r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
+      FROM reservations r ${fullest(tx)} WHERE r.id = ${id} FOR UPDATE OF r`;
     return await run(tx, planned(current), tx`SELECT`);
   }).catch(keyTaken) as T;
 }
