@@ -120,8 +120,12 @@ Deno.test("a PostgreSQL restart under load: fast 503s during the outage, recover
     for (const reply of replies) {
       const outcome = reply.status < 300 ? reply.status : `${reply.status} ${reply.body.code}`;
       assert([201, 200, "409 CAPACITY_EXCEEDED", "503 SERVICE_UNAVAILABLE"].includes(outcome), String(outcome));
-      assert(reply.ms < 2_000, `a request took ${Math.round(reply.ms)} ms`);
+      // The service's bound: a connect is given 2 s (connect_timeout), after at most one 0.5 s reconnect backoff.
+      // Most requests fail far faster; a loaded machine may stretch the odd one, so one in twenty may take over 1 s.
+      assert(reply.ms < 3_000, `a request took ${Math.round(reply.ms)} ms (${reply.phase}, ${outcome})`);
     }
+    const slow = replies.filter((reply) => reply.ms >= 1_000);
+    assert(slow.length <= replies.length / 20, `${slow.length} of ${replies.length} requests took over a second`);
     assert(replies.slice(restartedAt).some((r) => r.status === 200), "the service did not recover by itself");
 
     const rows = await t.sql<{ id: number; status: string }[]>`
