@@ -6,6 +6,7 @@ import { backends, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, booking, confirm } from "./support/reservations.ts";
 import { api } from "../harness/paths.ts";
+import { delay } from "../harness/process.ts";
 
 // The test clock starts at 2027-04-01T00:00Z; each booking takes an hour of its own.
 
@@ -90,6 +91,85 @@ for (const backend of backends) {
       await t.sql`UPDATE slot_usage SET confirmed = capacity`; // full is allowed
       const [after] = await t.sql`SELECT confirmed FROM slot_usage WHERE slot_start = '2027-05-01T10:00:00Z'`;
       assertEquals(after.confirmed, t.config.MAX_CONCURRENT_EXAMINEES);
+    });
+  });
+
+  Deno.test(`reservations – the database claims a confirmation's slots at its commit (${backend})`, async (test) => {
+    await withContext({ backend }, async (t) => {
+      const admin = await t.admin("root");
+      const alice = await t.customer("alice");
+      const [first, second] = [
+        await book(t, alice.access, booking("2027-05-03T10:00:00Z", 2, 100)),
+        await book(t, alice.access, booking("2027-05-03T11:00:00Z", 1, 100)),
+      ];
+      /** A confirmation in SQL alone, against `capacity` when it names one; its error, if any. */
+      const confirmInSql = (id: number, capacity?: number) =>
+        t.sql.begin(async (tx) => {
+          if (capacity) await tx`SELECT set_config('exam_slots.capacity', ${String(capacity)}, true)`;
+          await tx`SELECT set_config('exam_slots.slot_minutes', ${String(t.config.SLOT_MINUTES)}, true)`;
+          await tx`UPDATE reservations SET status = 'confirmed', confirmed_at = now() WHERE id = ${id}`;
+        }).then(() => undefined, (error) => error);
+      const state = async () => ({
+        counters: (await t.sql`SELECT slot_start, confirmed FROM slot_usage WHERE confirmed <> 0 ORDER BY 1`)
+          .map((slot) => [slot.slot_start.toISOString(), slot.confirmed]),
+        statuses: (await t.sql`SELECT status FROM reservations WHERE user_id = ${alice.id} ORDER BY id`)
+          .map((row) => row.status),
+        pending: (await t.sql`SELECT pending_count FROM users WHERE id = ${alice.id}`)[0].pending_count,
+      });
+
+      await test.step("a confirmation counts its headcount in every slot of its window, and leaves pending", async () => {
+        assertEquals(await confirmInSql(first.id, 150), undefined);
+        assertEquals(await state(), {
+          counters: [["2027-05-03T10:00:00.000Z", 100], ["2027-05-03T11:00:00.000Z", 100]],
+          statuses: ["confirmed", "pending"],
+          pending: 1,
+        });
+      });
+
+      await test.step("one that does not fit fails its COMMIT, naming the slot, and changes nothing", async () => {
+        const refused = await confirmInSql(second.id, 150);
+        assert(refused instanceof postgres.PostgresError, String(refused));
+        assertEquals([refused.code, refused.constraint_name], ["23514", "slot_usage_within_capacity"]);
+        assertEquals(JSON.parse(refused.detail!), {
+          slot_start: "2027-05-03T11:00:00+00:00",
+          confirmed: 100,
+          headcount: 100,
+        });
+        assertEquals((await state()).statuses, ["confirmed", "pending"]);
+        assertEquals((await state()).pending, 1);
+      });
+
+      await test.step("one that names no capacity cannot commit", async () => {
+        const refused = await confirmInSql(second.id);
+        assert(refused instanceof postgres.PostgresError, String(refused));
+        assertEquals((await state()).statuses, ["confirmed", "pending"]);
+      });
+
+      // A second connection holds the slot while the confirmation commits: PGlite's single session cannot.
+      if (backend !== "postgres+redis") return;
+      await test.step("over HTTP, a confirmation its read let through but its commit refuses is 409", async () => {
+        const holder = await t.sql.reserve();
+        try {
+          await holder`BEGIN`;
+          await holder`
+            UPDATE slot_usage
+            SET confirmed = ${t.config.MAX_CONCURRENT_EXAMINEES - 50}, capacity = ${t.config.MAX_CONCURRENT_EXAMINEES}
+            WHERE slot_start = '2027-05-03T11:00Z'`;
+          const reply = confirm(t, admin.access, second.id);
+          for (let tries = 0; tries < 400; tries++) {
+            if ((await t.sql`SELECT FROM pg_stat_activity WHERE wait_event_type = 'Lock'`).length > 0) break;
+            await delay(5);
+          }
+          await holder`COMMIT`;
+          const refused = await reply;
+          assertProblem(refused, 409, "CAPACITY_EXCEEDED");
+          assert(refused.body.detail.includes("2027-05-03T11:00:00.000Z–"), refused.body.detail);
+          assert(refused.body.detail.includes(" 50 of "), refused.body.detail);
+        } finally {
+          holder.release();
+        }
+        assertEquals((await state()).statuses, ["confirmed", "pending"]);
+      });
     });
   });
 }

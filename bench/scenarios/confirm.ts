@@ -1,4 +1,6 @@
-import type { Sql } from "../../src/platform/db.ts";
+import { openDatabase, type Sql } from "../../src/platform/db.ts";
+import { migrate } from "../../src/platform/migrate.ts";
+import { freshDatabase } from "../../harness/servers.ts";
 import { capacityDrift } from "../../src/reservations/capacity.ts";
 import { assertOutcomes, round, type Run, run, type Sample, summarize } from "../driver.ts";
 import { defaults, startService } from "../service.ts";
@@ -29,6 +31,28 @@ async function confirmedOn(sql: Sql, day: Date) {
 }
 
 class Refused extends Error {}
+
+/** The last migration of the schema the naive transaction was written for: from 0006 the database claims at commit. */
+const naiveSchema = "0005_pending_count_per_row.sql";
+
+/**
+ * A fresh database on the same server with the schema `naiveConfirm` was written for (on a later one, the database
+ * would claim a confirmation's slots a second time), and a customer in it; its URL too, to reach it another way.
+ */
+export async function naiveDatabase(pool: number) {
+  const url = await freshDatabase();
+  const migrations = await Deno.makeTempDir({ prefix: "exam-slots-naive-schema-" });
+  const all = new URL("../../migrations/", import.meta.url);
+  for await (const { name } of Deno.readDir(all)) {
+    if (name.endsWith(".sql") && name <= naiveSchema) await Deno.copyFile(new URL(name, all), `${migrations}/${name}`);
+  }
+  const database = await openDatabase({ DATABASE_URL: url, DATA_DIR: "", DB_POOL_MAX: pool });
+  await migrate(database.sql, new URL(`file://${migrations}/`));
+  await Deno.remove(migrations, { recursive: true });
+  const [customer] = await database.sql<{ id: number }[]>`
+    INSERT INTO users (username, email, password_hash) VALUES ('naive', 'naive@bench.test', 'unused') RETURNING id`;
+  return { url, sql: database.sql, customerId: customer.id, close: database.close };
+}
 
 /**
  * The reference: confirmation as the naive transaction the service started with, frozen here so that it stays
@@ -74,7 +98,7 @@ export async function naiveConfirm(sql: Sql, id: number): Promise<string> {
 
 /**
  * N pending reservations on one hot window, confirmed by C parallel admin clients over HTTP, against the naive
- * transaction above called straight on postgres.js at the same concurrency.
+ * transaction above called straight on postgres.js at the same concurrency, on the same server (its own database).
  * More is requested than fits, so the end state is exact: floor(capacity / headcount) confirmed, the rest 409.
  * Then the invariant checker runs over the whole database (scenario 5).
  */
@@ -82,19 +106,22 @@ export const confirm: Scenario = {
   name: "confirm",
   async run(options) {
     const service = await startService(options);
+    const naive = await naiveDatabase(options.pool);
     try {
       const admin = await service.user("confirm-admin", true);
       const customer = await service.user("confirm-customer");
       const headcount = Math.ceil((capacity * 1.25) / options.confirms);
       const [httpDay, rawDay, httpWarmDay, rawWarmDay] = [0, 1, 2, 3].map(futureDay);
       const seed = (day: Date, count: number) => pending(service.sql, customer.id, day, count, headcount);
+      const seedNaive = (day: Date, count: number) => pending(naive.sql, naive.customerId, day, count, headcount);
       const [httpIds, rawIds, httpWarm, rawWarm] = [
         await seed(httpDay, options.confirms),
-        await seed(rawDay, options.confirms),
+        await seedNaive(rawDay, options.confirms),
         await seed(httpWarmDay, warmups),
-        await seed(rawWarmDay, warmups),
+        await seedNaive(rawWarmDay, warmups),
       ];
       await service.sql`ANALYZE`;
+      await naive.sql`ANALYZE`;
 
       const overHttp = (ids: number[]) =>
         run({
@@ -109,7 +136,7 @@ export const confirm: Scenario = {
         run({
           concurrency: options.concurrency,
           total: ids.length,
-          operation: (i) => naiveConfirm(service.sql, ids[i]),
+          operation: (i) => naiveConfirm(naive.sql, ids[i]),
         });
 
       await overHttp(httpWarm);
@@ -129,18 +156,20 @@ export const confirm: Scenario = {
       }
 
       const fits = Math.floor(capacity / headcount);
-      const exact = async (day: Date, sample: Sample) => {
-        const slots = await confirmedOn(service.sql, day);
+      const exact = async (sql: Sql, day: Date, sample: Sample) => {
+        const slots = await confirmedOn(sql, day);
         const ok = sample.outcomes["200"] === fits && slots.length === 2 &&
           slots.every((s) => s.confirmed === fits * headcount && s.reservations === fits);
         return { ok, detail: { expectedConfirmed: fits, answered200: sample.outcomes["200"] ?? 0, slots } };
       };
-      const drift = await capacityDrift(service.sql, defaults);
-      const [overbooked] = await service.sql<{ slots: number }[]>`
-        SELECT count(*)::int AS slots FROM (
-          SELECT slot FROM reservations, generate_series(start_at, end_at - interval '1 hour', interval '1 hour') slot
-          WHERE status = 'confirmed' GROUP BY slot HAVING sum(headcount) > ${capacity}
-        ) over`;
+      const drift = [...await capacityDrift(service.sql, defaults), ...await capacityDrift(naive.sql, defaults)];
+      const overbooked = async (sql: Sql) =>
+        (await sql<{ slots: number }[]>`
+          SELECT count(*)::int AS slots FROM (
+            SELECT slot FROM reservations, generate_series(start_at, end_at - interval '1 hour', interval '1 hour') slot
+            WHERE status = 'confirmed' GROUP BY slot HAVING sum(headcount) > ${capacity}
+          ) over`)[0].slots;
+      const overbookedSlots = await overbooked(service.sql) + await overbooked(naive.sql);
 
       return {
         name: "confirm",
@@ -155,13 +184,14 @@ export const confirm: Scenario = {
         },
         checks: {
           "capacity drift (capacityDrift)": { ok: drift.length === 0, detail: { driftingSlots: drift.length } },
-          "overbooked slots": { ok: overbooked.slots === 0, detail: { overbookedSlots: overbooked.slots } },
-          "HTTP hot slot filled exactly": await exact(httpDay, http),
-          "raw hot slot filled exactly": await exact(rawDay, raw),
+          "overbooked slots": { ok: overbookedSlots === 0, detail: { overbookedSlots } },
+          "HTTP hot slot filled exactly": await exact(service.sql, httpDay, http),
+          "raw hot slot filled exactly": await exact(naive.sql, rawDay, raw),
         },
         notes: { headcount, capacity },
       };
     } finally {
+      await naive.close();
       await service.stop();
     }
   },

@@ -17,6 +17,9 @@ const sqlState = (error: unknown) => error instanceof postgres.PostgresError ? e
 export const isUniqueViolation = (error: unknown, constraint?: string) =>
   sqlState(error) === "23505" &&
   (constraint === undefined || (error as postgres.PostgresError).constraint_name === constraint);
+/** A check violation, of `constraint`: a value the table (or a trigger in its name) refuses. */
+export const isCheckViolation = (error: unknown, constraint: string): error is postgres.PostgresError =>
+  sqlState(error) === "23514" && (error as postgres.PostgresError).constraint_name === constraint;
 /** Another transaction got there first: run this one again. */
 export const isSerializationFailure = (error: unknown) => sqlState(error) === "40001";
 /** Class 22, data exceptions: a value the schemas let through but the database refuses. */

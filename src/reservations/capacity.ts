@@ -1,6 +1,6 @@
 import type postgres from "postgres";
 import type { Config } from "../config.ts";
-import type { Sql, Tx } from "../platform/db.ts";
+import { isCheckViolation, type Sql, type Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { minuteMs } from "../platform/clock.ts";
 
@@ -81,18 +81,6 @@ export function capacityShift(tx: Tx, config: CapacityConfig, { claim, release }
   return claim ? [ensureSlotRows(tx, config, claim), changes] : [changes];
 }
 
-/**
- * One statement for a claim and the changes that lead to it: `prelude` is CTEs of the reservation's own changes, one
- * of them `locked`, which locks the reservation; the claimed slots are locked (in slot order) only once `locked` has
- * been read, so the reservation is always locked first. The slot rows must exist (`ensureReservationSlotRows`).
- */
-export function claimAfter(tx: Tx, config: CapacityConfig, claim: Hold, prelude: postgres.Fragment) {
-  const claimed = tx`
-    SELECT slot_start, ${claim.headcount}::int AS delta FROM slot_usage, locked
-    WHERE slot_start >= ${claim.start_at} AND slot_start < ${claim.end_at}`;
-  return applyChanges(tx, config, claimed, tx`${prelude},`);
-}
-
 /** Throws CAPACITY_EXCEEDED, naming the fullest slot, when a claimed slot's counter could not take the headcount. */
 export function assertShifted(config: CapacityConfig, claim: Hold, changed: SlotChange[]): void {
   const [fullest] = changed.filter((slot) => !slot.applied).sort((a, b) => b.confirmed - a.confirmed);
@@ -101,13 +89,19 @@ export function assertShifted(config: CapacityConfig, claim: Hold, changed: Slot
   }
 }
 
-/** `assertShifted` for `claimAfter`, which also needs every slot of the claim to have had its counter row. */
-export function assertClaimed(config: CapacityConfig, claim: Hold, changed: SlotChange[]): void {
-  const slots = (claim.end_at.getTime() - claim.start_at.getTime()) / (config.SLOT_MINUTES * minuteMs);
-  if (changed.length !== slots) {
-    throw new Error(`${slots - changed.length} counter rows of the claimed window are missing`);
-  }
-  assertShifted(config, claim, changed);
+/**
+ * The limits a confirmation's capacity is claimed against at its COMMIT (by `claim_confirmed_capacity`, a deferred
+ * trigger of migration 0006), as a select list: the statement that confirms sets them for its transaction.
+ */
+export const commitClaimLimits = (tx: Tx, config: CapacityConfig) =>
+  tx`set_config('exam_slots.capacity', ${String(config.MAX_CONCURRENT_EXAMINEES)}, true),
+    set_config('exam_slots.slot_minutes', ${String(config.SLOT_MINUTES)}, true)`;
+
+/** CAPACITY_EXCEEDED for a COMMIT whose claim did not fit (its DETAIL names the slot); any other error as it is. */
+export function commitClaimRefusal(config: CapacityConfig, error: unknown): unknown {
+  if (!isCheckViolation(error, "slot_usage_within_capacity") || !error.detail) return error;
+  const { slot_start, confirmed, headcount } = JSON.parse(error.detail);
+  return capacityExceeded(config, new Date(slot_start), confirmed, headcount);
 }
 
 /**
@@ -144,41 +138,17 @@ export async function capacityDrift(sql: Sql, config: CapacityConfig): Promise<D
   return [...drift];
 }
 
-/** Creates the missing counter rows of a window, for the transaction that then locks them. */
+/**
+ * Creates the missing counter rows of a window, in slot order, for the transaction that then locks them: concurrent
+ * inserts of one key wait for each other, so a common order keeps them deadlock-free. Rows the snapshot already has
+ * are left out before the insert: a conflict check on a row another transaction is updating would wait for it.
+ */
 function ensureSlotRows(tx: Tx, config: CapacityConfig, window: Window) {
-  return slotRowsInsert(
-    tx,
-    config,
-    tx`SELECT ${window.start_at}::timestamptz AS start_at, ${window.end_at}::timestamptz AS end_at`,
-  );
-}
-
-/**
- * Creates the missing counter rows of a pending reservation's window when `adminId` is an admin's: in the statement
- * that reads it before a confirmation, so they are committed by the time its transaction locks them. An empty
- * counter means what no counter means; a refused request by anyone else creates none.
- */
-export function ensureReservationSlotRows(sql: Sql | Tx, config: CapacityConfig, id: number, adminId: number) {
-  return slotRowsInsert(
-    sql,
-    config,
-    sql`
-      SELECT start_at, end_at FROM reservations
-      WHERE id = ${id} AND status = 'pending' AND EXISTS (SELECT FROM users WHERE id = ${adminId} AND is_admin)`,
-  );
-}
-
-/**
- * Inserts the counter rows of `windows` that do not exist yet, in slot order: concurrent inserts of one key wait for
- * each other, so a common order keeps them deadlock-free. Rows the snapshot already has are left out before the
- * insert: a conflict check on a row another transaction is updating would wait for that transaction to end.
- */
-function slotRowsInsert(sql: Sql | Tx, config: CapacityConfig, windows: postgres.Fragment) {
-  const step = slotStep(sql, config.SLOT_MINUTES);
-  return sql`
+  const step = slotStep(tx, config.SLOT_MINUTES);
+  return tx`
     INSERT INTO slot_usage (slot_start, capacity)
     SELECT s, ${config.MAX_CONCURRENT_EXAMINEES}
-    FROM (${windows}) w, generate_series(w.start_at, w.end_at - ${step}, ${step}) s
+    FROM generate_series(${window.start_at}::timestamptz, ${window.end_at}::timestamptz - ${step}, ${step}) s
     WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
     ORDER BY s
     ON CONFLICT DO NOTHING`;
@@ -194,10 +164,10 @@ function slotRowsInsert(sql: Sql | Tx, config: CapacityConfig, windows: postgres
  * configuration, so the table's CHECK refuses an overbooked slot whatever code path writes it; a release never
  * raises it above what the slot already holds.
  */
-function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment, prelude = tx``) {
+function applyChanges(tx: Tx, config: CapacityConfig, changes: postgres.Fragment) {
   const capacity = config.MAX_CONCURRENT_EXAMINEES;
   return tx<SlotChange[]>`
-    WITH ${prelude} deltas AS (
+    WITH deltas AS (
       SELECT slot_start, sum(delta)::int AS delta FROM (${changes}) c
       GROUP BY slot_start
       HAVING sum(delta) <> 0

@@ -6,12 +6,11 @@ import type postgres from "postgres";
 import type { Caller, User, UserJson } from "../auth/auth.schemas.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
 import {
-  assertClaimed,
   assertFits,
   assertShifted,
   capacityShift,
-  claimAfter,
-  ensureReservationSlotRows,
+  commitClaimLimits,
+  commitClaimRefusal,
   type FullestSlot,
   fullestSlot,
   type Hold,
@@ -218,26 +217,22 @@ const seenOf = ({ fullest_start, fullest_confirmed, ...row }: SeenRow): Seen => 
  * costs no transaction. A row that moved between the read and the lock (its version changed:
  * `lock_reservation_version` aborts the batch before any of it applies) is changed again in a transaction whose read
  * is the lock, so contention costs one round trip more and never starves. A change that `claimsOwnWindow` (a
- * confirmation) has that window's counter rows created by its read, and its fullest slot read there. Nothing is
- * awaited inside a transaction but its own statements, so a busy pool (or PGlite's one connection) cannot deadlock.
+ * confirmation) has its window's fullest slot read there too. Nothing is awaited inside a transaction but its own statements, so a busy pool (or PGlite's one connection) cannot deadlock.
  */
 async function changeReservation<T>(
-  { sql, config }: ServiceDeps,
+  { sql }: ServiceDeps,
   caller: Caller,
   id: number,
   write: Write,
   plan: (current: Seen, user: User) => Change<T>,
   { claimsOwnWindow = false } = {},
 ): Promise<T> {
-  // Built for the connection that sends them: the first read on the pool, the fallback's in its transaction.
-  const ensured = (q: Sql | Tx) =>
-    claimsOwnWindow ? q`WITH ensured AS (${ensureReservationSlotRows(q, config, id, caller.id)})` : q``;
+  // Built for the connection that sends it: the first read on the pool, the fallback's in its transaction.
   const fullest = (q: Sql | Tx) =>
     claimsOwnWindow
       ? q`LEFT JOIN LATERAL (${fullestSlot(q, { start_at: q`r.start_at`, end_at: q`r.end_at` })}) f ON true`
       : q`LEFT JOIN (SELECT NULL::timestamptz AS slot_start, NULL::int AS confirmed) f ON true`;
   const [read] = await sql<(SeenRow & { caller: UserJson | null })[]>`
-    ${ensured(sql)}
     SELECT ${caller.userQuery(sql)} AS caller, r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
     FROM (SELECT) one LEFT JOIN reservations r ON r.id = ${id} ${fullest(sql)}`;
   const user = await caller.settle(read.caller);
@@ -261,7 +256,6 @@ async function changeReservation<T>(
   }
   return await sql.begin(async (tx) => {
     const [current] = await tx<SeenRow[]>`
-      ${ensured(tx)}
       SELECT r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
       FROM reservations r ${fullest(tx)} WHERE r.id = ${id} FOR UPDATE OF r`;
     return await run(tx, planned(current), tx`SELECT`);
@@ -368,14 +362,19 @@ export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: n
 
 /**
  * Confirms a pending reservation whose headcount fits, in one statement: the reservation is locked, confirmed and its
- * event recorded, then its slots are locked in slot order and claimed. The slot rows are the contended locks: taken
- * last, they are held only for the rest of that statement and the commit. A claim that does not fit even on the read
- * is refused there, without a transaction.
+ * event recorded. Its window's slot counters, the contended rows, are claimed at COMMIT by the database (migration
+ * 0006), so they are held for as long as a commit takes; a claim that does not fit fails the COMMIT. One that does not
+ * fit even on the read is refused there, without a transaction.
  */
-export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write): Promise<Versioned> {
+export async function confirmReservation(
+  deps: ServiceDeps,
+  caller: Caller,
+  id: number,
+  write: Write,
+): Promise<Versioned> {
   const { config, clock } = deps;
   const now = clock();
-  return changeReservation(deps, caller, id, write, (current, user) => {
+  const confirmation = changeReservation(deps, caller, id, write, (current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
     assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
     assertFits(config, current, current.fullest);
@@ -389,33 +388,29 @@ export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number
     return {
       statements: (tx, lock) => {
         const outcome = storedOutcome(tx, write.idempotency, now, 200, row);
-        return [claimAfter(
-          tx,
-          config,
-          current,
-          tx`
-            locked AS MATERIALIZED (${lock}),
-            confirmed AS (
-              UPDATE reservations
-              SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
-              FROM locked WHERE id = ${id}
-              RETURNING id, user_id
-            ),
-            event AS (${
-            eventInsert(tx, {
-              action: "confirmed",
-              at: now,
-              actorId: user.id,
-              requestId: write.requestId,
-              changes: { status: ["pending", "confirmed"] },
-            }, tx`FROM confirmed r`)
-          })${outcome ? tx`, outcome AS (${outcome})` : tx``}`,
-        )];
+        return [tx`
+          WITH locked AS MATERIALIZED (${lock}),
+          confirmed AS (
+            UPDATE reservations
+            SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
+            FROM locked WHERE id = ${id}
+            RETURNING id, user_id
+          ),
+          event AS (${
+          eventInsert(tx, {
+            action: "confirmed",
+            at: now,
+            actorId: user.id,
+            requestId: write.requestId,
+            changes: { status: ["pending", "confirmed"] },
+          }, tx`FROM confirmed r`)
+        })${outcome ? tx`, outcome AS (${outcome})` : tx``}
+          SELECT ${commitClaimLimits(tx, config)} FROM confirmed`];
       },
-      finish: ([claimed]) => {
-        assertClaimed(config, current, claimed as never[]);
-        return versioned(row);
-      },
+      finish: () => versioned(row),
     };
   }, { claimsOwnWindow: true });
+  return await confirmation.catch((error) => {
+    throw commitClaimRefusal(config, error);
+  });
 }
