@@ -217,7 +217,8 @@ const seenOf = ({ fullest_start, fullest_confirmed, ...row }: SeenRow): Seen => 
  * costs no transaction. A row that moved between the read and the lock (its version changed:
  * `lock_reservation_version` aborts the batch before any of it applies) is changed again in a transaction whose read
  * is the lock, so contention costs one round trip more and never starves. A change that `claimsOwnWindow` (a
- * confirmation) has its window's fullest slot read there too. Nothing is awaited inside a transaction but its own statements, so a busy pool (or PGlite's one connection) cannot deadlock.
+ * confirmation) has its window's fullest slot read there too. Nothing is awaited inside a transaction but its own
+ * statements, so a busy pool (or PGlite's one connection) cannot deadlock.
  */
 async function changeReservation<T>(
   { sql }: ServiceDeps,
