@@ -17,7 +17,7 @@ import {
 } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
 import { assertIfMatch, etagOf, etagSql } from "./etag.ts";
-import { type Changes, eventInsert, knownReservation } from "./history.ts";
+import { assertRoomForChange, type Changes, eventInsert, knownReservation } from "./history.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
@@ -289,6 +289,7 @@ export function updateReservation(
     if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be changed by an admin");
     }
+    assertRoomForChange(config, current);
     const next: Hold = {
       start_at: changes.start_at ?? current.start_at,
       end_at: changes.end_at ?? current.end_at,
@@ -377,6 +378,7 @@ export async function confirmReservation(
   const now = clock();
   const confirmation = changeReservation(deps, caller, id, write, (current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
+    assertRoomForChange(config, current);
     assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
     assertFits(config, current, current.fullest);
     const row: ReservationRow = {
