@@ -2,20 +2,22 @@
 -- psql): the confirmed headcount of every slot (slot_usage.confirmed) and the pending reservations of every user
 -- (users.pending_count). Two triggers keep them:
 --   reservations_note_counters (at each change) notes, for the transaction, which slots and users its changes touch;
---   reservations_keep_counters (deferred to COMMIT) locks all of them at its first firing, slots in slot order then
---   users in id order, one global order whatever the order of the changes (no two transactions deadlock), then each
---   firing applies its change. A claim that does not fit fails the COMMIT, and with it the transaction, with a
+--   reservations_keep_counters (deferred to COMMIT) applies each change, slots in slot order then users. When the
+--   transaction made several changes, its first firing locks everything they touch first, slots in slot order then
+--   users in id order: one global order whatever the order of the changes, so no two transactions deadlock. A claim that does not fit fails the COMMIT, and with it the transaction, with a
 --   check_violation of slot_usage_within_capacity whose DETAIL names the fullest slot that refused, as JSON.
 -- Why at COMMIT: on a hot window every confirmation waits for the one before it to release the window's counter rows;
 -- changed by a statement they would stay locked across the round trip to the COMMIT, changed at COMMIT they are held
 -- for as long as the commit takes.
 
 -- The limits: capacity_settings, which the service fills from its configuration at start-up; else the defaults.
+-- PL/pgSQL, whose plan is kept for the session: a SQL function that PostgreSQL cannot inline is planned on every call.
 CREATE OR REPLACE FUNCTION capacity_limits(OUT capacity integer, OUT slot_minutes integer)
-LANGUAGE sql STABLE AS $$
-  SELECT coalesce(s.capacity, 50000), coalesce(s.slot_minutes, 60)
-  FROM (SELECT) one LEFT JOIN capacity_settings s ON true
-$$;
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  SELECT coalesce(s.capacity, 50000), coalesce(s.slot_minutes, 60) INTO capacity, slot_minutes
+  FROM (SELECT) one LEFT JOIN capacity_settings s ON true;
+END $$;
 
 -- The service's configuration, stored at start-up. The slots cannot be cut anew under confirmed examinees: their
 -- counters were kept in the old slots.
@@ -33,13 +35,6 @@ BEGIN
   ON CONFLICT (only_row) DO UPDATE SET capacity = excluded.capacity, slot_minutes = excluded.slot_minutes
   WHERE (capacity_settings.capacity, capacity_settings.slot_minutes) IS DISTINCT FROM (excluded.capacity, excluded.slot_minutes);
 END $$;
-
--- The start of every slot in [from_at, to_at).
-CREATE OR REPLACE FUNCTION window_slots(from_at timestamptz, to_at timestamptz) RETURNS SETOF timestamptz
-LANGUAGE sql STABLE AS $$
-  SELECT generate_series(from_at, to_at - step, step)
-  FROM (SELECT make_interval(mins => slot_minutes) AS step FROM capacity_limits()) l
-$$;
 
 -- Whether a change (NULL before an insert, NULL after a delete) changes a counter: the headcount a confirmed
 -- reservation holds in the slots of its window, or the place a pending one takes in its owner's count.
@@ -59,11 +54,13 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN r.status = 'confirmed' THEN tstzmultirange(tstzrange(r.start_at, r.end_at)) ELSE '{}' END
 $$;
 
--- The slots and users this transaction's changes touch so far, kept in transaction-local settings: they roll back
--- with the changes (savepoints included), no other session sees them, and no table is written to keep them.
+-- The changes this transaction made so far that touch a counter, and the slots and users they touch, kept in
+-- transaction-local settings: they roll back with the changes (savepoints included), no other session sees them, and
+-- no table is written to keep them.
 CREATE OR REPLACE FUNCTION note_counter_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
+  changes integer := coalesce(nullif(current_setting('exam_slots.noted_changes', true), ''), '0')::integer;
   windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
   owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
 BEGIN
@@ -77,80 +74,101 @@ BEGIN
   IF NEW.status = 'pending' AND NOT NEW.user_id = ANY (owners) THEN
     owners := owners || NEW.user_id;
   END IF;
-  PERFORM set_config('exam_slots.noted_windows', windows::text, true),
+  PERFORM set_config('exam_slots.noted_changes', (changes + 1)::text, true),
+    set_config('exam_slots.noted_windows', windows::text, true),
     set_config('exam_slots.noted_owners', owners::text, true);
   RETURN NULL;
 END $$;
 
--- Locks every counter the noted changes touch, once per transaction (the notes are then cleared): missing slot rows
--- are created, then the slots are locked in slot order, then the users in id order.
-CREATE OR REPLACE FUNCTION lock_noted_counters(slot_capacity integer) RETURNS void
+-- Locks every counter the changes noted so far touch: missing slot rows are created, then the slots are locked in
+-- slot order, then the users in id order. The notes are cleared, so later firings of the transaction find nothing to
+-- lock; each then applies its own change.
+CREATE OR REPLACE FUNCTION lock_noted_counters(slot_capacity integer, step interval) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  windows tstzmultirange := nullif(current_setting('exam_slots.noted_windows', true), '');
-  owners integer[] := nullif(current_setting('exam_slots.noted_owners', true), '');
+  windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
+  owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
 BEGIN
-  IF windows IS NULL AND owners IS NULL THEN
-    RETURN;
-  END IF;
-  PERFORM set_config('exam_slots.noted_windows', '', true), set_config('exam_slots.noted_owners', '', true);
+  PERFORM set_config('exam_slots.noted_changes', '', true),
+    set_config('exam_slots.noted_windows', '', true),
+    set_config('exam_slots.noted_owners', '', true);
   -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
   INSERT INTO slot_usage (slot_start, capacity)
-  SELECT s, slot_capacity FROM unnest(coalesce(windows, '{}')) w, window_slots(lower(w), upper(w)) s
+  SELECT s, slot_capacity FROM unnest(windows) w, generate_series(lower(w), upper(w) - step, step) s
   WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
   ORDER BY s
   ON CONFLICT DO NOTHING;
-  PERFORM FROM unnest(coalesce(windows, '{}')) w JOIN slot_usage u ON u.slot_start >= lower(w) AND u.slot_start < upper(w)
+  PERFORM FROM unnest(windows) w JOIN slot_usage u ON u.slot_start >= lower(w) AND u.slot_start < upper(w)
   ORDER BY u.slot_start
   FOR UPDATE OF u;
   PERFORM FROM users WHERE id = ANY (owners) ORDER BY id FOR NO KEY UPDATE;
 END $$;
 
--- Applies one change to the counters it touches (locked by then). The fit is judged on the latest version of each
--- slot row; a slot of both the old and the new window counts the reservation's own headcount once. A slot row's
--- `capacity` follows the limits, so its CHECK refuses an overbooked slot whatever writes the counter; a release never
--- raises it above what the slot already holds.
+-- How much a change adds to the confirmed count of one slot (negative: it gives back).
+CREATE OR REPLACE FUNCTION slot_delta(slot timestamptz, was reservations, now reservations) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN now.status = 'confirmed' AND slot >= now.start_at AND slot < now.end_at THEN now.headcount ELSE 0 END
+    - CASE WHEN was.status = 'confirmed' AND slot >= was.start_at AND slot < was.end_at THEN was.headcount ELSE 0 END
+$$;
+
+-- Applies one change to the counters it touches: the slots of its old and new windows (a slot of both counts the
+-- reservation's own headcount once), locked in slot order and changed only where they keep within capacity, judged on
+-- the latest version of each row; then its owners' pending counts. A slot row's `capacity` follows the limits, so its
+-- CHECK refuses an overbooked slot whatever writes the counter; a release never raises it above what the slot holds.
 CREATE OR REPLACE FUNCTION keep_counters() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   limits record := capacity_limits();
+  step interval := make_interval(mins => limits.slot_minutes);
+  claim boolean := coalesce(NEW.status = 'confirmed', false);
+  release boolean := coalesce(OLD.status = 'confirmed', false);
   refused record;
 BEGIN
   IF NOT changes_counters(OLD, NEW) THEN
     RETURN NULL;
   END IF;
-  PERFORM lock_noted_counters(limits.capacity);
-
-  WITH deltas AS (
-    SELECT slot_start, sum(delta)::int AS delta FROM (
-      SELECT s AS slot_start, -OLD.headcount AS delta FROM window_slots(OLD.start_at, OLD.end_at) s
-      WHERE OLD.status = 'confirmed'
-      UNION ALL
-      SELECT s, NEW.headcount FROM window_slots(NEW.start_at, NEW.end_at) s WHERE NEW.status = 'confirmed'
-    ) changes
-    GROUP BY slot_start
-    HAVING sum(delta) <> 0
-  ), applied AS (
-    UPDATE slot_usage u SET
-      confirmed = u.confirmed + d.delta,
-      capacity = CASE WHEN d.delta > 0 THEN limits.capacity ELSE greatest(limits.capacity, u.confirmed + d.delta) END
-    FROM deltas d
-    WHERE u.slot_start = d.slot_start AND (d.delta < 0 OR u.confirmed + d.delta <= limits.capacity)
-    RETURNING u.slot_start
-  )
-  SELECT d.slot_start, u.confirmed INTO refused
-  FROM deltas d JOIN slot_usage u USING (slot_start)
-  WHERE d.slot_start NOT IN (SELECT slot_start FROM applied)
-  ORDER BY u.confirmed DESC, d.slot_start
-  LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'reservation % does not fit its window', NEW.id
-      USING ERRCODE = 'check_violation', CONSTRAINT = 'slot_usage_within_capacity', TABLE = 'slot_usage',
-        DETAIL = json_build_object(
-          'slot_start', refused.slot_start, 'confirmed', refused.confirmed, 'headcount', NEW.headcount
-        )::text;
+  -- Several changes in this transaction: all they touch is locked first, in the one global order.
+  IF current_setting('exam_slots.noted_changes', true) NOT IN ('', '1') THEN
+    PERFORM lock_noted_counters(limits.capacity, step);
   END IF;
 
+  IF claim THEN
+    -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
+    INSERT INTO slot_usage (slot_start, capacity)
+    SELECT s, limits.capacity FROM generate_series(NEW.start_at, NEW.end_at - step, step) s
+    WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
+    ORDER BY s
+    ON CONFLICT DO NOTHING;
+  END IF;
+  IF claim OR release THEN
+    WITH locked AS MATERIALIZED (
+      SELECT u.slot_start, u.confirmed, slot_delta(u.slot_start, OLD, NEW) AS delta FROM slot_usage u
+      WHERE u.slot_start >= least(CASE WHEN release THEN OLD.start_at END, CASE WHEN claim THEN NEW.start_at END)
+        AND u.slot_start < greatest(CASE WHEN release THEN OLD.end_at END, CASE WHEN claim THEN NEW.end_at END)
+        AND slot_delta(u.slot_start, OLD, NEW) <> 0
+      ORDER BY u.slot_start
+      FOR UPDATE
+    ), applied AS (
+      UPDATE slot_usage u SET
+        confirmed = u.confirmed + l.delta,
+        capacity = CASE WHEN l.delta > 0 THEN limits.capacity ELSE greatest(limits.capacity, u.confirmed + l.delta) END
+      FROM locked l
+      WHERE u.slot_start = l.slot_start AND (l.delta < 0 OR u.confirmed + l.delta <= limits.capacity)
+      RETURNING u.slot_start
+    )
+    SELECT l.slot_start, l.confirmed INTO refused
+    FROM locked l
+    WHERE l.slot_start NOT IN (SELECT slot_start FROM applied)
+    ORDER BY l.confirmed DESC, l.slot_start
+    LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'reservation % does not fit its window', NEW.id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'slot_usage_within_capacity', TABLE = 'slot_usage',
+          DETAIL = json_build_object(
+            'slot_start', refused.slot_start, 'confirmed', refused.confirmed, 'headcount', NEW.headcount
+          )::text;
+    END IF;
+  END IF;
   IF OLD.status = 'pending' THEN
     UPDATE users SET pending_count = pending_count - 1 WHERE id = OLD.user_id;
   END IF;
