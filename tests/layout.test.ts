@@ -21,7 +21,8 @@ const allowedImports: Record<string, string[]> = {
   "availability": [...shared, "auth", "reservations"],
   "users": [...shared, "auth", "idempotency", "reservations"],
   "app.ts": [...shared, ...domains],
-  "bootstrap.ts": [...base, "deps.ts"],
+  // The composition root also stores the capacity limits the database keeps the counters against.
+  "bootstrap.ts": [...base, "deps.ts", "reservations"],
   "main.ts": [...shared, ...domains, "app.ts", "bootstrap.ts"],
   "tasks": [...shared, ...domains, "app.ts", "bootstrap.ts"],
 };
