@@ -1,5 +1,7 @@
 // README.md and docs/ stay whole: every link resolves inside the repository, and the README stays a front door.
 import { assert, assertEquals } from "./support/assert.ts";
+import { errorCodes } from "../src/http/problem.ts";
+import { openApiDocument } from "../src/tasks/openapi-document.ts";
 
 const root = new URL("../", import.meta.url);
 const pages = ["README.md", ...[...Deno.readDirSync(new URL("docs/", root))].map((e) => `docs/${e.name}`)]
@@ -86,4 +88,14 @@ Deno.test("the README is a front door: at most 250 lines, naming `deno task star
   const lines = readme.trimEnd().split("\n").length;
   assert(lines <= 250, `README.md has ${lines} lines`);
   for (const command of ["deno task start", "deno task test"]) assert(readme.includes(command), `no \`${command}\``);
+});
+
+Deno.test("docs/api.md, the reference, names every path the server documents and every error code it answers", async () => {
+  const reference = read("docs/api.md");
+  const paths = Object.keys((await openApiDocument()).paths as Record<string, unknown>);
+  const missing = [
+    ...paths.filter((path) => !reference.includes(`${path}/\``) && !reference.includes(`${path}\``)),
+    ...errorCodes.filter((code) => !reference.includes(`\`${code}\``)),
+  ];
+  assertEquals(missing, []);
 });
