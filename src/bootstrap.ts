@@ -1,13 +1,17 @@
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 import { type Database, openDatabase } from "./platform/db.ts";
 import { migrate } from "./platform/migrate.ts";
+import { storeCapacityLimits } from "./reservations/capacity.ts";
 import { openCache } from "./platform/cache.ts";
 import { systemClock } from "./platform/clock.ts";
 import { createConsoleLogger, createJsonLogger } from "./platform/logger.ts";
 import { telemetryEnabled } from "./platform/telemetry.ts";
 import type { Deps } from "./deps.ts";
 
-/** Loads the configuration and opens a migrated database, or exits with one clear line. */
+/**
+ * Loads the configuration and opens a migrated database holding this configuration's capacity limits, or exits with
+ * one clear line.
+ */
 export async function bootstrap(): Promise<{ config: Config; database: Database }> {
   let config: Config;
   try {
@@ -20,6 +24,7 @@ export async function bootstrap(): Promise<{ config: Config; database: Database 
   const database = await openDatabase(config);
   const applied = await migrate(database.sql);
   if (applied.length > 0) console.error(`applied migrations: ${applied.join(", ")}`);
+  await storeCapacityLimits(database.sql, config);
   return { config, database };
 }
 
