@@ -48,6 +48,8 @@ export async function startService(options: Options): Promise<Service> {
       // The load comes from a few accounts on one address: the per-customer and per-address limits would refuse it.
       MAX_PENDING_PER_USER: "10000000",
       LOGIN_ADDRESS_LIMIT: "10000000",
+      WRITE_LIMIT: "10000000",
+      PASSWORD_HASHES_PER_ADDRESS: "10000000",
     },
     stdin: "null",
     stdout: "null",

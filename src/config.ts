@@ -13,6 +13,7 @@ const schema = z.object({
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   JWT_SECRET_PREVIOUS: z.string().min(32, "must be at least 32 characters").optional(),
+  JWT_SECRET_ROTATED_AT: z.iso.datetime({ offset: true }).transform((text) => new Date(text)).optional(),
   JWT_ISSUER: z.string().min(1).default("exam-slots"),
   JWT_AUDIENCE: z.string().min(1).default("exam-slots-api"),
   ACCESS_TTL: positiveInt.default(900),
@@ -27,13 +28,18 @@ const schema = z.object({
   REGISTER_LIMIT: positiveInt.default(20),
   LOGIN_LIMIT: positiveInt.default(10),
   LOGIN_ADDRESS_LIMIT: positiveInt.default(100),
+  WRITE_LIMIT: positiveInt.default(120),
+  IDEMPOTENCY_KEYS_PER_USER: positiveInt.default(1000),
   TRUST_PROXY: flag.default(false),
   DB_POOL_MAX: positiveInt.default(10),
   PASSWORD_WORKERS: z.coerce.number().int().min(0).max(256).default(() => navigator.hardwareConcurrency),
   PASSWORD_QUEUE_LIMIT: positiveInt.default(64),
+  PASSWORD_HASHES_PER_ADDRESS: positiveInt.default(8),
   DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
   MAX_PENDING_PER_USER: positiveInt.default(50),
+  // Room for a reservation's creation and its deletion at the least.
+  MAX_EVENTS_PER_RESERVATION: z.coerce.number().int().min(2).default(1000),
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),
   SLOT_MINUTES: positiveInt.default(60).refine((m) => 1440 % m === 0, "must divide 1440"),
   DENO_DEPLOYMENT_ID: z.string().optional(),
@@ -65,6 +71,11 @@ export function loadConfig(
   if (raw.DENO_DEPLOYMENT_ID && (!raw.DATABASE_URL || !raw.UPSTASH_REDIS_REST_URL)) {
     throw new ConfigError(
       "invalid configuration: Deno Deploy has no writable disk, so DATABASE_URL and UPSTASH_REDIS_REST_URL/TOKEN are required",
+    );
+  }
+  if (raw.JWT_SECRET_PREVIOUS && !raw.JWT_SECRET_ROTATED_AT) {
+    throw new ConfigError(
+      "invalid configuration: JWT_SECRET_ROTATED_AT is required with JWT_SECRET_PREVIOUS (when JWT_SECRET replaced it)",
     );
   }
   if (raw.UPSTASH_REDIS_REST_URL && !raw.UPSTASH_REDIS_REST_TOKEN) {

@@ -1,14 +1,19 @@
 import fc from "fast-check";
 import { sign } from "hono/jwt";
 import { assert, assertEquals } from "./support/assert.ts";
-import { type Reply, type TestContext, withContext } from "./support/app.ts";
+import { backends, type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { operations } from "./support/spec.ts";
+import { cacheKeys } from "./support/cache-keys.ts";
 import { createApp } from "../src/app.ts";
-import { MemoryCache } from "../src/platform/cache.ts";
+import { type Cache, MemoryCache, UpstashCache } from "../src/platform/cache.ts";
 import { silentLogger } from "../src/platform/logger.ts";
+import { clientsHashing } from "../src/auth/rate-limits.ts";
 import { api } from "../harness/paths.ts";
+import { startRedis } from "../harness/redis.ts";
+import { startUpstashProxy } from "../harness/upstash-proxy.ts";
+import { RespConnection } from "../harness/resp.ts";
 
 /** Rows of every table the API writes, to show a refused request changed nothing. */
 async function snapshot(t: TestContext) {
@@ -16,24 +21,49 @@ async function snapshot(t: TestContext) {
     users: await t.sql`SELECT * FROM users ORDER BY id`,
     reservations: await t.sql`SELECT * FROM reservations ORDER BY id`,
     slots: await t.sql`SELECT * FROM slot_usage ORDER BY slot_start`,
+    events: await t.sql`SELECT * FROM reservation_events ORDER BY id`,
+    keys: await t.sql`SELECT * FROM idempotency_keys ORDER BY scope, key`,
   };
 }
 
-/** A request from a given client address, as Deno.serve passes it to the app. */
+type App = { request: TestContext["app"]["request"] };
+
+/** A POST from a given client address, as Deno.serve passes it to the app (`t.app`, or another built on its database). */
 async function from(
-  t: TestContext,
+  t: TestContext | App,
   address: string,
   path: string,
   body: unknown,
   headers: Record<string, string> = {},
 ) {
-  const response = await t.app.request(`http://api.test${path}`, {
+  const app = "app" in t ? t.app : t;
+  const response = await app.request(`http://api.test${path}`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
     body: JSON.stringify(body),
   }, { remoteAddr: { transport: "tcp", hostname: address, port: 50_000 } });
   return { status: response.status, headers: response.headers, body: await response.json() } as Reply;
 }
+
+/** The app of `t` (its database, clock and settings) with another cache. */
+const appWithCache = (t: TestContext, cache: Cache) =>
+  createApp({ config: t.config, sql: t.sql, cache, clock: t.clock.read, logger: silentLogger });
+
+/** The statements `t`'s pool sends while `work` runs, as their text. */
+async function statementsOf(t: TestContext, work: () => Promise<unknown>): Promise<string[]> {
+  const sent: string[] = [];
+  const options = t.sql.options as { debug: unknown };
+  options.debug = (_connection: number, query: string) => sent.push(query);
+  try {
+    await work();
+  } finally {
+    options.debug = false;
+  }
+  return sent;
+}
+
+/** An email of 231 characters, the i-th of many. */
+const longEmail = (i: number) => `u${i}-${"x".repeat(50)}@${"d".repeat(60)}.${"e".repeat(60)}.${"f".repeat(50)}.test`;
 
 const signup = (name: string) => ({
   username: name,
@@ -363,5 +393,160 @@ Deno.test("every route's responses, errors included, carry nosniff, a frame poli
       assert(reply.headers.get("x-request-id"));
       assert(!reply.headers.has("x-powered-by"));
     }
+  });
+});
+
+for (const backend of backends) {
+  Deno.test(`every admin-only operation of /openapi.json, called by a customer, runs the session read alone and changes nothing (${backend})`, async () => {
+    await withContext({ backend }, async (t) => {
+      const alice = await t.customer("admin-routes-customer");
+      const pending = await book(t, alice.access, booking("2027-04-20T10:00:00Z", 1, 10));
+      const adminOnly = (await operations(t)).filter((op) => op.access === "admin");
+      assert(adminOnly.length >= 3, `${adminOnly.length} admin-only operations in the spec`);
+      const before = [await snapshot(t), await cacheKeys(t.cache)];
+      for (const op of adminOnly) {
+        const path = op.path.replace(":id", String(pending.id));
+        let reply: Reply | undefined;
+        const sent = await statementsOf(t, async () => {
+          reply = await t.request(op.method, `${path}?page=5000&page_size=100`, {
+            token: alice.access,
+            body: op.body ? op.body.example ?? {} : undefined,
+            headers: { "Idempotency-Key": `admin-only-${op.method}-${op.path}` },
+          });
+        });
+        assertProblem(reply!, 403, "FORBIDDEN");
+        assertEquals(sent.length, 1, `${op.method} ${op.path} ran ${sent.join(" | ")}`);
+        assert(/FROM users\s+WHERE id = \$1\s+AND \(sessions_valid_after/.test(sent[0]), sent[0]);
+      }
+      assertEquals([await snapshot(t), await cacheKeys(t.cache)], before);
+    });
+  });
+
+  Deno.test(`refused logins write nothing: a burst from one address leaves one counter per email it may try, each key under 80 bytes (${backend})`, async () => {
+    await withContext({ backend, env: { LOGIN_ADDRESS_LIMIT: "20" } }, async (t) => {
+      const address = "203.0.113.5";
+      const statuses = [];
+      for (let i = 0; i < 300; i++) {
+        statuses.push(
+          (await from(t, address, api("/users/login/"), { email: longEmail(i), password: "guess" })).status,
+        );
+      }
+      assertEquals(statuses, [...Array(20).fill(401), ...Array(280).fill(429)]);
+      const keys = await cacheKeys(t.cache, `login:{${address}}`);
+      assertEquals(keys.length, 21, "an attempts counter and 20 failure counters");
+      for (const key of keys) assert(new TextEncoder().encode(key).length < 80, key);
+      assert(keys.every((key) => !key.includes("u1-")), "no key holds an email");
+      assertEquals(await t.cache.take(`login:{${address}}:attempts`), "20", "the 280 refusals counted nowhere");
+    });
+  });
+
+  Deno.test(`a customer's writes past WRITE_LIMIT a minute are 429 with Retry-After and leave nothing; admins, logins and refreshes are not limited (${backend})`, async () => {
+    await withContext({ backend, env: { WRITE_LIMIT: "5" } }, async (t) => {
+      // Every context of this file shares the test Redis, and user ids start at 1 in each database.
+      for (const key of await cacheKeys(t.cache, "writes:")) await t.cache.take(key);
+      const admin = await t.admin("write-limit-admin");
+      const alice = await t.customer("write-limit-customer");
+      const create = (token: string, hour: number) =>
+        t.request("POST", api("/reservations/"), { token, body: booking(`2027-04-20T${10 + hour}:00:00Z`, 1, 1) });
+      for (let i = 0; i < 5; i++) assertEquals((await create(alice.access, i)).status, 201);
+      const rowsBefore = await snapshot(t);
+      for (let i = 0; i < 5; i++) {
+        const refused = await create(alice.access, 5);
+        assertProblem(refused, 429, "RATE_LIMITED");
+        const retryAfter = Number(refused.headers.get("Retry-After"));
+        assert(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
+      }
+      assertProblem(await t.request("POST", api("/users/logout-all/"), { token: alice.access }), 429, "RATE_LIMITED");
+      assertEquals(await snapshot(t), rowsBefore);
+      assertEquals((await cacheKeys(t.cache, `writes:{user:${alice.id}}`)).length, 1);
+      assertEquals((await t.request("GET", api("/reservations/"), { token: alice.access })).status, 200);
+      const login = await t.request("POST", api("/users/login/"), {
+        body: { email: alice.email, password: alice.password },
+      });
+      assertEquals(login.status, 200);
+      const refresh = await t.request("POST", api("/users/login/refresh/"), { body: { refresh: login.body.refresh } });
+      assertEquals(refresh.status, 200);
+      for (let i = 0; i < 8; i++) assertEquals((await create(admin.access, i)).status, 201, "an admin is not limited");
+      if (backend === "embedded") { // the memory cache keeps time by the test clock
+        t.clock.advance(61);
+        assertEquals((await create(alice.access, 6)).status, 201, "a new minute");
+      }
+    });
+  });
+}
+
+Deno.test("at the memory cache's bound a flood from a thousand addresses does not evict an attacker's failures for a victim", async () => {
+  await withContext({ backend: "embedded" }, async (t) => {
+    const cache = new MemoryCache(() => t.clock.now.getTime(), { maxEntries: 300 });
+    const app = appWithCache(t, cache);
+    const victim = await t.customer("victim");
+    const attacker = "203.0.113.66";
+    const guess = (address: string, email: string) =>
+      from(app, address, api("/users/login/"), { email, password: "guess" });
+    for (let i = 0; i < 10; i++) assertEquals((await guess(attacker, victim.email)).status, 401);
+    assertProblem(await guess(attacker, victim.email), 429, "RATE_LIMITED");
+    for (let i = 0; i < 1000; i++) {
+      assertEquals((await guess(`10.0.${i >> 8}.${i & 255}`, longEmail(i))).status, 401);
+      assert(cache.size <= 300, `${cache.size} keys after ${i + 1} addresses`);
+    }
+    assertProblem(await guess(attacker, victim.email), 429, "RATE_LIMITED");
+    const own = await from(app, "198.51.100.10", api("/users/login/"), {
+      email: victim.email,
+      password: victim.password,
+    });
+    assertEquals(own.status, 200);
+  });
+});
+
+Deno.test("a Redis out of memory (noeviction) refuses logins and registrations with 503 rather than let guesses through; signed-in requests go on", async () => {
+  await withContext({}, async (t) => {
+    const alice = await t.customer("full-cache-customer");
+    const redis = await startRedis();
+    const connection = await RespConnection.open(redis.port);
+    const proxy = await startUpstashProxy(redis.port);
+    try {
+      await connection.send([["CONFIG", "SET", "maxmemory-policy", "noeviction"], ["CONFIG", "SET", "maxmemory", "1"]]);
+      const app = appWithCache(t, new UpstashCache(proxy.url, proxy.token));
+      const address = "203.0.113.9";
+      for (let i = 0; i < 3; i++) {
+        const login = await from(app, address, api("/users/login/"), { email: alice.email, password: `guess-${i}` });
+        assertProblem(login, 503, "SERVICE_UNAVAILABLE");
+        assertEquals(login.headers.get("Retry-After"), "60");
+      }
+      assertProblem(await from(app, address, api("/users/"), signup("full-cache")), 503, "SERVICE_UNAVAILABLE");
+      const request = (method: string, path: string, body?: unknown) =>
+        app.request(`http://api.test${path}`, {
+          method,
+          headers: { Authorization: `Bearer ${alice.access}`, "Content-Type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      assertEquals((await request("GET", api("/users/me/"))).status, 200);
+      assertEquals((await request("POST", api("/reservations/"), booking("2027-04-20T10:00:00Z", 1, 1))).status, 201);
+    } finally {
+      connection.close();
+      await proxy.stop();
+      await redis.stop();
+    }
+  });
+});
+
+Deno.test("one address holds at most PASSWORD_HASHES_PER_ADDRESS password hashes in flight: the rest are 429 at once and count nowhere", async () => {
+  await withContext({ env: { PASSWORD_HASHES_PER_ADDRESS: "2", BCRYPT_COST: "10" } }, async (t) => {
+    const victim = await t.customer("hashed-victim");
+    const address = "203.0.113.88";
+    const burst = Array.from(
+      { length: 12 },
+      (_, i) => from(t, address, api("/users/login/"), { email: victim.email, password: `guess-${i}` }),
+    );
+    const neighbour = from(t, "198.51.100.44", api("/users/login/"), {
+      email: victim.email,
+      password: victim.password,
+    });
+    const replies = await Promise.all(burst);
+    assertEquals(replies.map((reply) => reply.status).sort(), [401, 401, ...Array(10).fill(429)]);
+    for (const reply of replies.filter((reply) => reply.status === 429)) assertProblem(reply, 429, "RATE_LIMITED");
+    assertEquals((await neighbour).status, 200);
+    assertEquals(await t.cache.take(`login:{${address}}:attempts`), "2", "the refused attempts counted nowhere");
+    assertEquals(clientsHashing(), 0, "no address holds a place once its hashes are done");
   });
 });

@@ -25,6 +25,22 @@ Deno.test("the defaults match the contract", () => {
   assertEquals(config.SLOT_MINUTES, 60);
   assertEquals(config.DATA_DIR, ".data");
   assertEquals(config.DOCS_ENABLED, true);
+  assertEquals(config.WRITE_LIMIT, 120);
+  assertEquals(config.IDEMPOTENCY_KEYS_PER_USER, 1000);
+  assertEquals(config.MAX_EVENTS_PER_RESERVATION, 1000);
+  assertEquals(config.PASSWORD_HASHES_PER_ADDRESS, 8);
+});
+
+Deno.test("JWT_SECRET_PREVIOUS needs JWT_SECRET_ROTATED_AT, the instant after which its tokens are refused", () => {
+  const secrets = { JWT_SECRET: "x".repeat(32), JWT_SECRET_PREVIOUS: "y".repeat(32) };
+  assertMatch(refusal(secrets), /JWT_SECRET_ROTATED_AT is required/);
+  assertMatch(refusal({ ...secrets, JWT_SECRET_ROTATED_AT: "yesterday" }), /JWT_SECRET_ROTATED_AT/);
+  const rotated = loadConfig({ ...secrets, JWT_SECRET_ROTATED_AT: "2027-04-01T12:00:00+02:00" }, quiet);
+  assertEquals(rotated.JWT_SECRET_ROTATED_AT?.toISOString(), "2027-04-01T10:00:00.000Z");
+});
+
+Deno.test("a reservation's history has room for its creation and its deletion at the least", () => {
+  assertMatch(refusal({ MAX_EVENTS_PER_RESERVATION: "1" }), /MAX_EVENTS_PER_RESERVATION/);
 });
 
 Deno.test("without JWT_SECRET development gets a random secret and a warning", () => {

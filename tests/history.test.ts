@@ -1,7 +1,7 @@
 // History (API v1.1): every change of a reservation is an event written in the transaction that makes it, read back
 // per reservation by its owner or an admin, and across all reservations by admins in the audit list.
 import { assert, assertEquals } from "./support/assert.ts";
-import { describeOnEveryBackend, type TestContext } from "./support/app.ts";
+import { backends, describeOnEveryBackend, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { api } from "../harness/paths.ts";
@@ -23,7 +23,8 @@ describeOnEveryBackend("history", async (step, t) => {
   const carol = await t.customer("carol");
   const dave = await t.customer("dave");
   const reservation = (id: number) => api(`/reservations/${id}/`);
-  const history = (id: number, token: string) => t.request("GET", api(`/reservations/${id}/history/`), { token });
+  const history = (id: number, token: string, query = "") =>
+    t.request("GET", api(`/reservations/${id}/history/${query ? `?${query}` : ""}`), { token });
   const audit = (query: string, token = admin.access) => t.request("GET", api(`/audit/?${query}`), { token });
   const summary = (events: Event[]) => events.map((e) => [e.action, e.actor_id, e.request_id]);
   /** A request sent with its own X-Request-Id, ten seconds after the last. */
@@ -98,6 +99,50 @@ describeOnEveryBackend("history", async (step, t) => {
     assertEquals(own.body.results.map((e: Event) => [e.action, e.actor_id]), [["created", carol.id]]);
     assertEquals((await history(deleted, carol.access)).body.results.length, 5);
   });
+
+  await step(
+    "history comes a page at a time: at most 100 events, oldest first, with the absolute URL of the next",
+    async () => {
+      const { id } = await book(t, carol.access, booking("2027-05-02T12:00:00Z", 1, 100));
+      // 250 changes more, written as the service writes them, without 250 requests.
+      await t.sql`
+      INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes)
+      SELECT ${id}, ${carol.id}, 'changed', ${t.clock.read()}, ${carol.id}, 'bulk-' || n,
+        jsonb_build_object('headcount', jsonb_build_array(n, n + 1))
+      FROM generate_series(1, 250) n`;
+      const page = async (url: string) => {
+        const reply = await t.request("GET", url, { token: carol.access });
+        assertEquals(reply.status, 200, JSON.stringify(reply.body));
+        assert(JSON.stringify(reply.body).length < 40_000, "a page's size is bounded");
+        return reply.body as { results: Event[]; next: string | null };
+      };
+      const seen: Event[] = [];
+      const sizes: number[] = [];
+      let next: string | null = api(`/reservations/${id}/history/`);
+      while (next) {
+        const body = await page(next.startsWith("http") ? new URL(next).pathname + new URL(next).search : next);
+        seen.push(...body.results);
+        sizes.push(body.results.length);
+        if (body.next) assertEquals(new URL(body.next).origin, "http://api.test");
+        next = body.next;
+      }
+      assertEquals(sizes, [100, 100, 51]);
+      assertEquals(seen[0].action, "created");
+      assertEquals(seen.length, new Set(seen.map((e) => e.id)).size);
+      assert(seen.every((e, i) => i === 0 || e.id > seen[i - 1].id), "oldest first");
+      const clamped = await page(api(`/reservations/${id}/history/?page_size=1000`));
+      assertEquals(clamped.results.length, 100);
+      const small = await page(api(`/reservations/${id}/history/?page_size=2&after=${seen[9].id}`));
+      assertEquals(small.results.map((e) => e.id), [seen[10].id, seen[11].id]);
+      assertEquals(new URL(small.next!).searchParams.get("after"), String(seen[11].id));
+      const past = await page(api(`/reservations/${id}/history/?after=${seen.at(-1)!.id}`));
+      assertEquals([past.results, past.next], [[], null]);
+      for (const query of ["page_size=0", "page_size=abc", "after=-1", "after=x"]) {
+        assertProblem(await history(id, carol.access, query), 400, "VALIDATION_ERROR");
+      }
+      assertProblem(await history(id, dave.access, `after=${seen[5].id}`), 404, "NOT_FOUND");
+    },
+  );
 
   await step("a customer gets 404 for another's history and 403 for the audit list; a missing id is 404", async () => {
     assertProblem(await history(deleted, dave.access), 404, "NOT_FOUND");
@@ -251,3 +296,47 @@ describeOnEveryBackend("history", async (step, t) => {
     return { id: customer.id as number, reservations, times };
   }
 });
+
+for (const backend of backends) {
+  Deno.test(`history – a reservation keeps at most MAX_EVENTS_PER_RESERVATION events: a change past them is 409 TOO_MANY_CHANGES, deleting still works (${backend})`, async () => {
+    await withContext({ backend, env: { MAX_EVENTS_PER_RESERVATION: "5" } }, async (t) => {
+      const admin = await t.admin("capped-admin");
+      const carol = await t.customer("capped-carol");
+      const { id } = await book(t, carol.access, booking("2027-05-01T10:00:00Z", 1, 100));
+      const patch = (token: string, headcount: number) =>
+        t.request("PATCH", api(`/reservations/${id}/`), { token, body: { headcount } });
+      const events = async () => {
+        const [{ count }] = await t
+          .sql`SELECT count(*)::int AS count FROM reservation_events WHERE reservation_id = ${id}`;
+        return count;
+      };
+      assertEquals((await patch(carol.access, 101)).status, 200);
+      assertEquals((await patch(carol.access, 102)).status, 200);
+      assertEquals((await confirm(t, admin.access, id)).status, 200);
+      const [{ version }] = await t.sql`SELECT version FROM reservations WHERE id = ${id}`;
+      assertEquals([version, await events()], [4, 4], "the version counts the events");
+      const before = await t.sql`SELECT * FROM reservations WHERE id = ${id}`;
+      for (let i = 0; i < 3; i++) assertProblem(await patch(admin.access, 103 + i), 409, "TOO_MANY_CHANGES");
+      assertEquals(await t.sql`SELECT * FROM reservations WHERE id = ${id}`, before);
+      assertEquals(await events(), 4);
+      assertEquals((await t.request("DELETE", api(`/reservations/${id}/`), { token: admin.access })).status, 204);
+      assertEquals(await events(), 5, "its deletion took the place kept for it");
+
+      const pending = await book(t, carol.access, booking("2027-05-02T10:00:00Z", 1, 100));
+      for (let i = 0; i < 3; i++) {
+        assertEquals(
+          (await t.request("PATCH", api(`/reservations/${pending.id}/`), {
+            token: carol.access,
+            body: { headcount: 10 + i },
+          })).status,
+          200,
+        );
+      }
+      assertProblem(await confirm(t, admin.access, pending.id), 409, "TOO_MANY_CHANGES");
+      assertEquals(
+        (await t.request("DELETE", api(`/reservations/${pending.id}/`), { token: carol.access })).status,
+        204,
+      );
+    });
+  });
+}

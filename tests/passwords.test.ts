@@ -70,6 +70,22 @@ Deno.test("password hashing – past the queue limit a hash is refused at once w
   });
 });
 
+Deno.test("password hashing – on this thread (PASSWORD_WORKERS=0, Deno Deploy) hashes run one at a time, and past the queue limit one is refused with 503", async () => {
+  assertMatch(await startPasswordWorkers({ workers: 0, queueLimit: 2 }), /in-thread, queue limit: 2/);
+  try {
+    const accepted = [hashPassword("running-1", 8), hashPassword("waiting-1", 8), hashPassword("waiting-2", 8)];
+    assertEquals(passwordQueueLength(), 2);
+    const refused = await verifyPassword("one-too-many", undefined, 8).then(() => undefined, (error) => error);
+    assert(refused instanceof AppError, String(refused));
+    assertEquals([refused.code, refused.extra.headers], ["SERVICE_UNAVAILABLE", { "Retry-After": "1" }]);
+    assertEquals((await Promise.all(accepted)).length, 3);
+    assertEquals(passwordQueueLength(), 0);
+    assertMatch(await hashPassword("a place again", 4), /^\$2b\$04\$/);
+  } finally {
+    stopPasswordWorkers();
+  }
+});
+
 Deno.test("password hashing – stopping the workers fails what waits and falls back to this thread", async () => {
   await startPasswordWorkers({ workers: 1, queueLimit: 4 });
   const pending = [hashPassword("running", 10), hashPassword("waiting", 10)].map((p) =>
@@ -79,7 +95,10 @@ Deno.test("password hashing – stopping the workers fails what waits and falls 
   assertEquals(await Promise.all(pending), ["failed", "failed"]);
   assertEquals(passwordQueueLength(), 0);
   assertMatch(await hashPassword("in-thread again", 4), /^\$2b\$04\$/);
-  assertEquals(await startPasswordWorkers({ workers: 0, queueLimit: 4 }), "in-thread (PASSWORD_WORKERS=0)");
+  assertEquals(
+    await startPasswordWorkers({ workers: 0, queueLimit: 4 }),
+    "in-thread, queue limit: 4 (PASSWORD_WORKERS=0)",
+  );
 });
 
 Deno.test("password hashing – a server whose hashing queue is full answers a login with a 503 problem and Retry-After", async () => {

@@ -1,10 +1,12 @@
 // Safe retries (API v1.1): an Idempotency-Key makes a write safe to send again, whatever happened to its answer.
 import { assert, assertEquals } from "./support/assert.ts";
-import { describeOnEveryBackend, type Reply, type TestContext } from "./support/app.ts";
+import { describeOnEveryBackend, type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm, freshAccess } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
 import { loadConfig } from "../src/config.ts";
+import { createApp } from "../src/app.ts";
+import { silentLogger } from "../src/platform/logger.ts";
 import { openDatabase } from "../src/platform/db.ts";
 import { delay } from "../harness/process.ts";
 import { call, jwtSecret, type ServerProcess, startServer, stopServer } from "../harness/server-process.ts";
@@ -239,6 +241,83 @@ describeOnEveryBackend("retries", async (step, t) => {
     assertProblem(await t.request("DELETE", path, { token: carol.access }), 404, "NOT_FOUND");
   });
 
+  await step("a replay for a user deleted since is 401, never a reply marked Idempotent-Replayed", async () => {
+    const gone = await t.customer("gone");
+    const body = booking("2027-05-10T10:00:00Z", 1, 100);
+    assertEquals((await keyed(t, "POST", create, "before-deletion", { token: gone.access, body })).status, 201);
+    assertEquals((await t.request("DELETE", api(`/users/${gone.id}/`), { token: admin.access })).status, 204);
+    const replay = await keyed(t, "POST", create, "before-deletion", { token: gone.access, body });
+    assertProblem(replay, 401, "UNAUTHENTICATED");
+    assertEquals(replay.headers.get("idempotent-replayed"), null);
+  });
+
+  await step(
+    "a registration's key belongs to the email it registers: no client can probe or claim another's",
+    async () => {
+      const signup = (name: string, password = `${name}-password`) => ({
+        username: name,
+        email: `${name}@example.test`,
+        password,
+        password2: password,
+      });
+      const register = (key: string, body: unknown) => keyed(t, "POST", api("/users/"), key, { body });
+      assertEquals((await register("everyones-key", signup("gwen"))).status, 201);
+      // Another client with the same key and its own email: its own registration, not 422 (nor a replay of gwen's).
+      const probe = await register("everyones-key", signup("hank"));
+      assertEquals([probe.status, probe.body.username, replayed(probe)], [201, "hank", false]);
+      // A key used first by someone else does not block the next client's registration.
+      assertEquals((await register("claimed-key", signup("ivan"))).status, 201);
+      assertEquals((await register("claimed-key", signup("judy"))).status, 201);
+      // For the same email, the contract's rules stand: another body is 422, the same one a replay.
+      assertProblem(await register("everyones-key", signup("gwen", "another-password")), 422, "IDEMPOTENCY_KEY_REUSED");
+      const retry = await register("everyones-key", { ...signup("gwen"), email: " GWEN@example.test" });
+      assertProblem(retry, 422, "IDEMPOTENCY_KEY_REUSED");
+      assertEquals(replayed(await register("everyones-key", signup("gwen"))), true);
+    },
+  );
+
+  await step(
+    "a keyed registration stores a keyed MAC of its request, which no dictionary of bodies matches",
+    async () => {
+      const password = "correct horse battery";
+      const body = { username: "kim", email: "kim@example.test", password, password2: password };
+      const text = JSON.stringify(body);
+      const response = await t.app.request(`http://api.test${api("/users/")}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": "fingerprinted" },
+        body: text,
+      });
+      assertEquals(response.status, 201);
+      const [stored] = await t.sql<{ fingerprint: string; scope: string }[]>`
+      SELECT fingerprint, scope FROM idempotency_keys WHERE key = 'fingerprinted'`;
+      const sha256 = async (candidate: string) => {
+        const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(candidate));
+        return [
+          new Uint8Array(digest).toHex(),
+          new Uint8Array(digest).toBase64({ alphabet: "base64url", omitPadding: true }),
+        ];
+      };
+      for (const guess of ["123456", "password", password]) {
+        const candidate = JSON.stringify({ ...body, password: guess, password2: guess });
+        for (const prefix of ["POST /api/v1/users\n", ""]) {
+          assert(!(await sha256(prefix + candidate)).includes(stored.fingerprint), `${guess} matched`);
+        }
+      }
+      assert(!stored.scope.includes("kim"), stored.scope);
+      // Under another server secret the same request has another fingerprint: the secret is what makes it.
+      const config = { ...t.config, JWT_SECRET: "another-server-secret-that-is-long-enough" };
+      const elsewhere = createApp({ config, sql: t.sql, cache: t.cache, clock: t.clock.read, logger: silentLogger });
+      const again = await elsewhere.request(`http://api.test${api("/users/")}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Idempotency-Key": "fingerprinted" },
+        body: text,
+      });
+      assertProblem({ status: again.status, headers: again.headers, body: await again.json() }, 409, "USER_EXISTS");
+      const fingerprints = await t.sql`SELECT DISTINCT fingerprint FROM idempotency_keys WHERE key = 'fingerprinted'`;
+      assertEquals(fingerprints.length, 2);
+    },
+  );
+
   await step("keys are kept 24 h: a day and a second later the key runs again; expired keys are purged", async () => {
     const body = booking("2027-05-20T10:00:00Z", 1, 100);
     const first = await keyed(t, "POST", create, "kept-a-day", { token: carol.access, body });
@@ -398,4 +477,38 @@ Deno.test("a server killed mid-burst: every keyed create and confirm, retried, t
   } finally {
     await stopServer(server);
   }
+});
+
+Deno.test("a caller holds at most IDEMPOTENCY_KEYS_PER_USER stored keys: a new key past them is 429 and stores nothing", async () => {
+  await withContext({ env: { IDEMPOTENCY_KEYS_PER_USER: "5" } }, async (t) => {
+    const carol = await t.customer("carol");
+    const dave = await t.customer("dave");
+    const missing = api("/reservations/2000000000/");
+    const rows = async (userId: number) => {
+      const [{ count }] = await t.sql`
+        SELECT count(*)::int AS count FROM idempotency_keys WHERE scope = ${`user:${userId}`}`;
+      return count;
+    };
+    for (let i = 0; i < 5; i++) {
+      assertProblem(await keyed(t, "DELETE", missing, `unique-${i}`, { token: carol.access }), 404, "NOT_FOUND");
+    }
+    for (let i = 5; i < 25; i++) {
+      const refused = await keyed(t, "DELETE", missing, `unique-${i}`, { token: carol.access });
+      assertProblem(refused, 429, "RATE_LIMITED");
+      const retryAfter = Number(refused.headers.get("Retry-After"));
+      assert(retryAfter > 23 * 3600 && retryAfter <= 24 * 3600, `Retry-After ${retryAfter}`);
+    }
+    assertEquals(await rows(carol.id), 5);
+    // The keys held are replayed as ever, a request without a key runs, and another caller has keys of their own.
+    const replay = await keyed(t, "DELETE", missing, "unique-0", { token: carol.access });
+    assertEquals([replay.status, replay.headers.get("idempotent-replayed")], [404, "true"]);
+    assertProblem(await t.request("DELETE", missing, { token: carol.access }), 404, "NOT_FOUND");
+    assertProblem(await keyed(t, "DELETE", missing, "unique-5", { token: dave.access }), 404, "NOT_FOUND");
+    // Once the oldest have expired, new keys are stored again.
+    await t.clock.later(24 * 3600 + 1, async () => {
+      const token = await freshAccess(t, carol);
+      assertProblem(await keyed(t, "DELETE", missing, "a-day-later", { token }), 404, "NOT_FOUND");
+      assertEquals(await rows(carol.id), 1);
+    });
+  });
 });

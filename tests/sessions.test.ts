@@ -1,27 +1,17 @@
-import { Redis } from "@upstash/redis";
+import { sign } from "hono/jwt";
 import { decodeHeader } from "hono/utils/jwt/jwt";
 import { assert, assertEquals, assertNotEquals } from "./support/assert.ts";
 import { assertProblem } from "./support/problems.ts";
 import { describeOnEveryBackend, type Reply, type TestContext, withContext } from "./support/app.ts";
 import { createApp } from "../src/app.ts";
-import type { Config } from "../src/config.ts";
-import { MemoryCache } from "../src/platform/cache.ts";
+import { type Config, loadConfig } from "../src/config.ts";
 import { silentLogger } from "../src/platform/logger.ts";
-import { startTestServers } from "../harness/servers.ts";
+import { MemoryCache } from "../src/platform/cache.ts";
+import { issueTokens, rememberedTokens, verifyAccessToken } from "../src/auth/tokens.ts";
 import { api } from "../harness/paths.ts";
+import { cacheKeys, redis } from "./support/cache-keys.ts";
 
 const day = 24 * 3600;
-
-/** The Redis behind the test cache, spoken to directly to see what the service leaves in it. */
-async function redis() {
-  const { upstashUrl: url, upstashToken: token } = await startTestServers();
-  return new Redis({ url, token, enableTelemetry: false });
-}
-
-/** How many keys the context's cache holds right now. */
-async function cacheKeys(t: TestContext): Promise<number> {
-  return t.cache instanceof MemoryCache ? t.cache.size : await (await redis()).dbsize();
-}
 
 /** A JSON client for the app of `t` (same database, cache and clock) under other settings. */
 function appWith(t: TestContext, settings: Partial<Config>) {
@@ -171,17 +161,18 @@ describeOnEveryBackend("sessions", async (step, t) => {
 
   await step("the cache holds one key per session, however often it is refreshed; logout removes it", async () => {
     const user = await t.customer();
-    const before = await cacheKeys(t);
+    const sessions = async () => (await cacheKeys(t.cache, "session:")).length;
+    const before = await sessions();
     let token = user.refresh;
     for (let i = 0; i < 1000; i++) {
       const rotated = await refresh(token);
       assertEquals(rotated.status, 200);
       token = rotated.body.refresh;
     }
-    assertEquals(await cacheKeys(t), before);
+    assertEquals(await sessions(), before);
     const out = await t.request("POST", api("/users/logout/"), { token: user.access, body: { refresh: token } });
     assertEquals(out.status, 204);
-    assertEquals(await cacheKeys(t), before - 1);
+    assertEquals(await sessions(), before - 1);
     assertProblem(await refresh(token), 401, "UNAUTHENTICATED");
   });
 });
@@ -224,7 +215,8 @@ Deno.test("JWT_SECRET rotates: tokens of JWT_SECRET_PREVIOUS still work, new one
   await withContext({}, async (t) => {
     const user = await t.customer();
     const next = "the-next-secret-that-is-long-enough-0001";
-    const rotated = appWith(t, { JWT_SECRET: next, JWT_SECRET_PREVIOUS: t.config.JWT_SECRET });
+    const rotation = { JWT_SECRET: next, JWT_SECRET_PREVIOUS: t.config.JWT_SECRET };
+    const rotated = appWith(t, { ...rotation, JWT_SECRET_ROTATED_AT: new Date(t.clock.now.getTime() + 1000) });
     const onlyNext = appWith(t, { JWT_SECRET: next });
 
     assertEquals((await rotated("GET", api("/users/me/"), { token: user.access })).status, 200);
@@ -236,4 +228,90 @@ Deno.test("JWT_SECRET rotates: tokens of JWT_SECRET_PREVIOUS still work, new one
     const [kid, oldKid] = [decodeHeader(pair.body.access).kid, decodeHeader(user.access).kid];
     assert(kid && oldKid && kid !== oldKid, "each secret has its own key id");
   });
+});
+
+/**
+ * An access token for `user` with these claims, signed with `secret` under the key id of `sample` (a token the service
+ * issued with that secret): what someone holding the secret could forge.
+ */
+async function forged(t: TestContext, secret: string, sample: string, user: { id: number }, claims: object) {
+  const now = Math.floor(t.clock.now.getTime() / 1000);
+  const k = new TextEncoder().encode(secret).toBase64({ alphabet: "base64url", omitPadding: true });
+  const jwk = { kty: "oct", k, alg: "HS256" as const, kid: decodeHeader(sample).kid as string };
+  const payload = {
+    sub: String(user.id),
+    iss: t.config.JWT_ISSUER,
+    aud: t.config.JWT_AUDIENCE,
+    sid: crypto.randomUUID(),
+    auth_ms: t.clock.now.getTime(),
+    iat: now,
+    exp: now + t.config.ACCESS_TTL,
+    typ: "access",
+    ...claims,
+  };
+  return await sign(payload, jwk);
+}
+
+Deno.test("well-signed tokens with time claims the service never issues are refused: a future iat or login, a lifetime above the TTL", async () => {
+  await withContext({}, async (t) => {
+    const user = await t.customer();
+    const now = Math.floor(t.clock.now.getTime() / 1000);
+    const token = (claims: object) => forged(t, t.config.JWT_SECRET, user.access, user, claims);
+    const me = async (claims: object) =>
+      (await t.request("GET", api("/users/me/"), { token: await token(claims) })).status;
+    assertEquals(await me({}), 200, "claims as the service issues them pass");
+    assertEquals(await me({ iat: now + 3600, exp: now + 3600 + 900 }), 401, "issued in an hour");
+    assertEquals(await me({ auth_ms: Date.parse("2099-01-01T00:00:00Z") }), 401, "a login in 2099");
+    assertEquals(await me({ auth_ms: (now + 120) * 1000 }), 401, "a login after the token");
+    assertEquals(await me({ exp: now + t.config.ACCESS_TTL + 1 }), 401, "a lifetime above ACCESS_TTL");
+    assertEquals(await me({ iat: now - 600, exp: now + 3 * 24 * 3600 }), 401, "a lifetime of days");
+    assertEquals(await me({ iat: undefined }), 401, "no iat");
+    assertEquals(await me({ iat: now + 10 }), 200, "an instance's clock a little ahead");
+  });
+});
+
+Deno.test("a session claiming to begin in 2099 does not outlive logout-all", async () => {
+  await withContext({}, async (t) => {
+    const user = await t.customer();
+    const token = await forged(t, t.config.JWT_SECRET, user.access, user, { auth_ms: Date.parse("2099-01-01Z") });
+    assertEquals((await t.request("POST", api("/users/logout-all/"), { token: user.access })).status, 204);
+    assertProblem(await t.request("GET", api("/users/me/"), { token }), 401, "UNAUTHENTICATED");
+  });
+});
+
+Deno.test("JWT_SECRET_PREVIOUS is accepted only for tokens issued before JWT_SECRET_ROTATED_AT", async () => {
+  await withContext({}, async (t) => {
+    const user = await t.customer();
+    const rotatedAt = new Date(t.clock.now.getTime() + 60_000);
+    const rotated = appWith(t, {
+      JWT_SECRET: "the-next-secret-that-is-long-enough-0001",
+      JWT_SECRET_PREVIOUS: t.config.JWT_SECRET,
+      JWT_SECRET_ROTATED_AT: rotatedAt,
+    });
+    const issuedAt = async (at: number) => {
+      const iat = Math.floor(at / 1000);
+      const token = await forged(t, t.config.JWT_SECRET, user.access, user, { iat, auth_ms: at, exp: iat + 900 });
+      return (await rotated("GET", api("/users/me/"), { token })).status;
+    };
+    await t.clock.later(120, async () => {
+      assertEquals(await issuedAt(rotatedAt.getTime() - 61_000), 200, "issued a minute before the rotation");
+      assertEquals(await issuedAt(rotatedAt.getTime()), 401, "issued at the rotation");
+      assertEquals(await issuedAt(rotatedAt.getTime() + 30_000), 401, "issued after it, by whoever kept the secret");
+    });
+  });
+});
+
+Deno.test("a signing key remembers at most 10,000 verified tokens, the oldest forgotten first", async () => {
+  const secret = "a-secret-of-its-own-for-this-test-0000000";
+  const deps = {
+    config: { ...loadConfig({ APP_ENV: "test", JWT_SECRET: secret }), JWT_SECRET: secret },
+    cache: new MemoryCache(),
+    clock: () => new Date(),
+  };
+  const first = (await issueTokens(deps, 1)).access;
+  await verifyAccessToken(deps, first);
+  for (let i = 0; i < 10_100; i++) await verifyAccessToken(deps, (await issueTokens(deps, 1)).access);
+  assertEquals(await rememberedTokens(secret), 10_000);
+  await verifyAccessToken(deps, first); // forgotten, so verified again: still valid
+  assertEquals(await rememberedTokens(secret), 10_000);
 });

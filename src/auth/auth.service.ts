@@ -3,7 +3,7 @@ import { AppError, fieldErrors } from "../http/problem.ts";
 import type { Sql, Tx } from "../platform/db.ts";
 import type { Caller, User } from "./auth.schemas.ts";
 import { hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
-import { returnLoginAttempt, takeLoginAttempt } from "./rate-limits.ts";
+import { type LoginAttempt, takeLoginAttempt, withHashingPlace } from "./rate-limits.ts";
 import {
   endSession,
   issueTokens,
@@ -59,27 +59,32 @@ export async function findCredentials({ sql }: Pick<Deps, "sql">, email: string)
 type Credentials = { id: number; password_hash: string };
 
 /**
- * The account whose password this is, or undefined. The attempt counts under the login limits before the account
- * is even looked up, so past a limit it costs no query and no hashing. It counts as a failure until the caller
- * gives it back (`returnLoginAttempt`), which it does alongside its next step: with the cache silent, each of those
+ * The account whose password this is, with its attempt, or undefined. The attempt counts under the login limits
+ * before the account is even looked up, so past a limit it costs no query and no hashing. It counts as a failure
+ * until the caller says it succeeded, which it does alongside its next step: with the cache silent, each of those
  * calls waits out its timeout, and a login must not add them up.
  */
 async function checkPassword<T extends Credentials>(
-  { cache, config }: AuthDeps,
+  deps: AuthDeps,
   client: Client,
   { email, password }: { email: string; password: string },
   lookUp: () => Promise<T | undefined>,
-): Promise<T | undefined> {
-  await takeLoginAttempt(cache, config, email, client.address);
+): Promise<{ account: T; attempt: LoginAttempt } | undefined> {
+  const attempt = await takeLoginAttempt(deps, email, client.address);
   try {
     const account = await lookUp();
-    return (await verifyPassword(password, account?.password_hash, config.BCRYPT_COST)) ? account : undefined;
+    const right = await verifyPassword(password, account?.password_hash, deps.config.BCRYPT_COST);
+    return right ? { account: account!, attempt } : undefined;
   } catch (error) {
     // A password never checked (the hashing queue full, the database down) is no failed guess.
-    await returnLoginAttempt(cache, email, client.address);
+    await attempt.withdraw();
     throw error;
   }
 }
+
+/** Runs `work`, which hashes passwords for `client`, in one of the client's PASSWORD_HASHES_PER_ADDRESS places. */
+export const hashingFor = <T>({ config }: Pick<Deps, "config">, client: Client, work: () => Promise<T>) =>
+  withHashingPlace(config.PASSWORD_HASHES_PER_ADDRESS, client.address, work);
 
 /** Brings a hash made at another BCRYPT_COST to the current one, so no account answers at another speed. */
 async function rehashIfNeeded({ sql, config }: AuthDeps, account: Credentials, password: string) {
@@ -95,15 +100,18 @@ async function rehashIfNeeded({ sql, config }: AuthDeps, account: Credentials, p
 }
 
 /** A token pair for a right email and password. */
-export async function logIn(deps: AuthDeps, client: Client, login: { email: string; password: string }) {
-  const account = await checkPassword(deps, client, login, () => findCredentials(deps, login.email));
-  if (!account) throw new AppError("INVALID_CREDENTIALS", "Wrong email or password");
-  await rehashIfNeeded(deps, account, login.password);
-  const [tokens] = await Promise.all([
-    issueTokens(deps, account.id, account.sessions_valid_after),
-    returnLoginAttempt(deps.cache, login.email, client.address),
-  ]);
-  return tokens;
+export function logIn(deps: AuthDeps, client: Client, login: { email: string; password: string }) {
+  return hashingFor(deps, client, async () => {
+    const checked = await checkPassword(deps, client, login, () => findCredentials(deps, login.email));
+    if (!checked) throw new AppError("INVALID_CREDENTIALS", "Wrong email or password");
+    const { account, attempt } = checked;
+    await rehashIfNeeded(deps, account, login.password);
+    const [tokens] = await Promise.all([
+      issueTokens(deps, account.id, account.sessions_valid_after),
+      attempt.succeeded(),
+    ]);
+    return tokens;
+  });
 }
 
 /** Spends a refresh token for a new pair in the same session; the session must still be on. */
@@ -130,26 +138,27 @@ export async function logOutEverywhere({ sql, clock }: AuthDeps, caller: Caller)
 }
 
 /** Changes the caller's password, which ends every session of theirs; the current password must be given. */
-export async function updatePassword(
+export function updatePassword(
   deps: AuthDeps,
   caller: Caller,
   client: Client,
   { current_password, new_password }: { current_password: string; new_password: string },
 ): Promise<void> {
   const { sql, clock, config } = deps;
-  const [, [account]] = await Promise.all([
-    caller.user,
-    sql<(Credentials & { email: string })[]>`SELECT id, email, password_hash FROM users WHERE id = ${caller.id}`,
-  ]);
-  if (!account) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
-  // Checked like a login, limits included: a stolen access token is no way to guess the password at leisure.
-  const current = { email: account.email, password: current_password };
-  if (!(await checkPassword(deps, client, current, () => Promise.resolve(account)))) {
-    throw fieldErrors([{ path: "current_password", message: "is not your current password" }]);
-  }
-  const hash = await hashPassword(new_password, config.BCRYPT_COST);
-  await Promise.all([
-    sql`UPDATE users SET password_hash = ${hash}, sessions_valid_after = ${clock()} WHERE id = ${caller.id}`,
-    returnLoginAttempt(deps.cache, account.email, client.address),
-  ]);
+  return hashingFor(deps, client, async () => {
+    const [, [account]] = await Promise.all([
+      caller.user,
+      sql<(Credentials & { email: string })[]>`SELECT id, email, password_hash FROM users WHERE id = ${caller.id}`,
+    ]);
+    if (!account) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
+    // Checked like a login, limits included: a stolen access token is no way to guess the password at leisure.
+    const current = { email: account.email, password: current_password };
+    const checked = await checkPassword(deps, client, current, () => Promise.resolve(account));
+    if (!checked) throw fieldErrors([{ path: "current_password", message: "is not your current password" }]);
+    const hash = await hashPassword(new_password, config.BCRYPT_COST);
+    await Promise.all([
+      sql`UPDATE users SET password_hash = ${hash}, sessions_valid_after = ${clock()} WHERE id = ${caller.id}`,
+      checked.attempt.succeeded(),
+    ]);
+  });
 }

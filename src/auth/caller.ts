@@ -8,7 +8,6 @@ import type { Session } from "./tokens.ts";
 /** The caller of a request whose access token checked out; their session's user is read once, when first needed. */
 export class SessionCaller implements Caller {
   #user?: Promise<User>;
-  readonly #rules: ((user: User) => void)[] = [];
 
   constructor(private readonly deps: Pick<Deps, "sql">, private readonly session: Session) {}
 
@@ -30,15 +29,9 @@ export class SessionCaller implements Caller {
     );
   }
 
-  /** A rule the user must also pass (e.g. being an admin), whichever way they are read. */
-  require(rule: (user: User) => void): void {
-    this.#rules.push(rule);
-  }
-
   #judged(found: Promise<User | undefined>): Promise<User> {
     const user = found.then((user) => {
       if (!user) throw new AppError("UNAUTHENTICATED");
-      for (const rule of this.#rules) rule(user);
       return user;
     });
     user.catch(() => {}); // the guard awaits it after the handler

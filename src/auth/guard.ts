@@ -3,6 +3,7 @@ import type { AppEnv } from "../http/router.ts";
 import { AppError } from "../http/problem.ts";
 import { type Access, bearerAuth, problems } from "../http/openapi.ts";
 import { SessionCaller } from "./caller.ts";
+import { writeRefusal } from "./rate-limits.ts";
 import { verifyAccessToken } from "./tokens.ts";
 
 declare module "hono" {
@@ -15,8 +16,9 @@ declare module "hono" {
 /**
  * Accepts a valid access token of a session still on: the user is read on every request, so a deleted user, or one
  * who changed their password or logged out everywhere, is locked out at once, and a promotion applies at once. The
- * read is not waited for here: it goes out with the handler's own queries, or inside one of them. Whatever the
- * handler answered, a caller whose session has ended gets 401.
+ * read is not waited for here: on a route any signed-in user may call, it goes out with the handler's own queries, or
+ * inside one of them, and every handler awaits it before any effect. Whatever the handler answered, a caller whose
+ * session has ended gets 401.
  */
 export const requireUser = createMiddleware<AppEnv>(async function requireUser(c, next) {
   const [scheme, token] = (c.req.header("Authorization") ?? "").split(" ");
@@ -28,24 +30,43 @@ export const requireUser = createMiddleware<AppEnv>(async function requireUser(c
   await caller.user;
 });
 
-/** Admins only: the caller's user, however it is read, is refused with 403 unless an admin. */
+/**
+ * Admins only, decided before the handler runs: its queries (a count over every event, a write that forgets to await
+ * the caller) never run for a customer, who gets 403 after the session read alone. This costs admin routes the
+ * session read as a round trip of its own.
+ */
 export const requireAdmin = createMiddleware<AppEnv>(async function requireAdmin(c, next) {
-  c.var.caller.require((user) => {
-    if (!user.is_admin) throw new AppError("FORBIDDEN", "Only an admin may do this");
-  });
+  if (!(await c.var.caller.user).is_admin) throw new AppError("FORBIDDEN", "Only an admin may do this");
+  await next();
+});
+
+const writes = new Set(["POST", "PATCH", "DELETE"]);
+
+/**
+ * WRITE_LIMIT writes a minute per signed-in customer, counted before the handler runs; admins are not limited. The
+ * count is a cache call, not a database round trip; only an admin past the limit waits for the session read here.
+ */
+export const limitWrites = createMiddleware<AppEnv>(async function limitWrites(c, next) {
+  if (writes.has(c.req.method)) {
+    const { deps, caller } = c.var;
+    const refusal = await writeRefusal(deps, caller.id, deps.config.WRITE_LIMIT);
+    if (refusal && !(await caller.user).is_admin) throw refusal;
+  }
   await next();
 });
 
 /** Any signed-in user. */
 export const signedIn = {
-  middleware: [requireUser] as [typeof requireUser],
+  middleware: [requireUser, limitWrites] as [typeof requireUser, typeof limitWrites],
   security: bearerAuth,
-  responses: problems(401),
+  responses: problems(401, 429),
+  access: "user",
 } satisfies Access;
 
-/** Admins only: a customer gets 403. */
+/** Admins only: a customer gets 403, before anything else. Admins' writes are not limited. */
 export const adminOnly = {
   middleware: [requireUser, requireAdmin] as [typeof requireUser, typeof requireAdmin],
   security: bearerAuth,
   responses: problems(401, 403),
+  access: "admin",
 } satisfies Access;

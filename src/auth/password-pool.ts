@@ -1,6 +1,12 @@
 import { AppError } from "../http/problem.ts";
 import type { PasswordJob, PasswordReply } from "./password-worker.ts";
 
+/** A hash refused because too many wait already: retried in a moment, it likely finds a place. */
+export const queueFull = () =>
+  new AppError("SERVICE_UNAVAILABLE", "Too many password checks are waiting; retry in a moment", {
+    headers: { "Retry-After": "1" },
+  });
+
 type Job = { job: PasswordJob; settle(reply: PasswordReply): void };
 
 const workerModule = new URL("./password-worker.ts", import.meta.url);
@@ -61,13 +67,7 @@ export class PasswordPool {
   #run(job: PasswordJob): Promise<string | boolean> {
     return new Promise((resolve, reject) => {
       if (this.#closed) return reject(new Error("the password pool is closed"));
-      if (this.#idle.length === 0 && this.#queue.length >= this.queueLimit) {
-        return reject(
-          new AppError("SERVICE_UNAVAILABLE", "Too many password checks are waiting; retry in a moment", {
-            headers: { "Retry-After": "1" },
-          }),
-        );
-      }
+      if (this.#idle.length === 0 && this.#queue.length >= this.queueLimit) return reject(queueFull());
       this.#queue.push({ job, settle: (reply) => reply.ok ? resolve(reply.value) : reject(new Error(reply.message)) });
       this.#dispatch();
     });

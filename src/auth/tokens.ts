@@ -7,6 +7,7 @@ import { AppError } from "../http/problem.ts";
 type TokenConfig = {
   JWT_SECRET: string;
   JWT_SECRET_PREVIOUS?: string;
+  JWT_SECRET_ROTATED_AT?: Date;
   JWT_ISSUER: string;
   JWT_AUDIENCE: string;
   ACCESS_TTL: number;
@@ -191,29 +192,56 @@ async function verifiedClaims(
   return claims;
 }
 
+/** How far another instance's clock may run ahead of this one's: a token it just issued is still no future one. */
+const clockSkewSeconds = 30;
+
+/**
+ * The key that signed `token`: `JWT_SECRET`, or `JWT_SECRET_PREVIOUS` for a token issued before the rotation
+ * (`JWT_SECRET_ROTATED_AT`). Whoever still holds the previous secret (a leak is why secrets rotate) can sign any claims,
+ * so its tokens are accepted only if issued before the rotation: they expire within a lifetime of it.
+ */
+async function signerOf(config: TokenConfig, token: string): Promise<{ key: SigningKey; previous: boolean }> {
+  const { kid } = decodeHeader(token);
+  const current = await keyOf(config.JWT_SECRET);
+  if (current.kid === kid) return { key: current, previous: false };
+  const previous = config.JWT_SECRET_PREVIOUS ? await keyOf(config.JWT_SECRET_PREVIOUS) : undefined;
+  if (previous && previous.kid === kid) return { key: previous, previous: true };
+  throw unauthenticated();
+}
+
+/** How many verified tokens the key of `secret` remembers now (at most 10,000). */
+export const rememberedTokens = async (secret: string): Promise<number> => (await keyOf(secret)).verified.size;
+
 async function decode<T extends AccessClaims | RefreshClaims>(
   { config, clock }: TokenDeps,
   token: string,
   typ: T["typ"],
 ): Promise<T> {
   let claims: Record<string, unknown>;
+  let previous: boolean;
   try {
-    const { kid } = decodeHeader(token);
-    const secrets = [config.JWT_SECRET, config.JWT_SECRET_PREVIOUS].filter((secret) => secret !== undefined);
-    const key = (await Promise.all(secrets.map(keyOf))).find((key) => key.kid === kid);
-    if (!key) throw unauthenticated();
-    claims = await verifiedClaims(key, token, config);
+    const signer = await signerOf(config, token);
+    previous = signer.previous;
+    claims = await verifiedClaims(signer.key, token, config);
   } catch {
     throw unauthenticated();
   }
   const wellFormed = claims.typ === typ && typeof claims.sub === "string" && typeof claims.sid === "string" &&
-    typeof claims.auth_ms === "number" && typeof claims.exp === "number" &&
+    typeof claims.auth_ms === "number" && typeof claims.iat === "number" && typeof claims.exp === "number" &&
     (typ === "access" || typeof claims.jti === "string");
   if (!wellFormed) throw unauthenticated();
   const valid = claims as T;
   // Time claims are checked against the injected clock, not the wall clock, so tests can move time.
   const now = clock();
   if (valid.exp <= seconds(now)) throw unauthenticated("The token has expired");
+  // Claims this service never issues, however well signed: a session that begins in the future would outlive every
+  // logout-all and password change; a lifetime above the TTL outlives what the configuration allows.
+  const lifetime = typ === "access" ? config.ACCESS_TTL : config.REFRESH_TTL;
+  const untimely = valid.iat > seconds(now) + clockSkewSeconds ||
+    valid.auth_ms > (valid.iat + clockSkewSeconds) * 1000 ||
+    valid.exp - valid.iat > lifetime ||
+    (previous && !(config.JWT_SECRET_ROTATED_AT && valid.iat < seconds(config.JWT_SECRET_ROTATED_AT)));
+  if (untimely) throw unauthenticated();
   // Checked here too, not only capped into `exp`, so a shorter SESSION_MAX_AGE applies to tokens already out.
   if (valid.auth_ms + config.SESSION_MAX_AGE * 1000 <= now.getTime()) {
     throw unauthenticated("The session has reached its maximum age; log in again");

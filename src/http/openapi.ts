@@ -61,11 +61,15 @@ export function problems<const S extends ProblemStatus[]>(...statuses: S): { [K 
   }])) as { [K in S[number]]: ProblemResponse };
 }
 
-/** Who may call a route: the middleware that enforces it, how the spec declares it, and the problems it adds. */
+/**
+ * Who may call a route: the middleware that enforces it, how the spec declares it (its security, and `x-access`:
+ * `user` for any signed-in user, `admin` for admins only), and the problems it adds.
+ */
 export type Access = {
   middleware: MiddlewareHandler[];
   security: RouteConfig["security"];
   responses: RouteConfig["responses"];
+  access: "user" | "admin";
 };
 
 type Middlewares<R extends RouteConfig> = R["middleware"] extends MiddlewareHandler[] ? R["middleware"] : [];
@@ -73,6 +77,7 @@ type Middlewares<R extends RouteConfig> = R["middleware"] extends MiddlewareHand
 type GuardedRoute<A extends Access, R extends RouteConfig> =
   & Omit<R, "responses" | "middleware">
   & Pick<A, "security">
+  & { "x-access": A["access"] }
   & { middleware: [...A["middleware"], ...Middlewares<R>]; responses: A["responses"] & R["responses"] };
 
 /**
@@ -88,6 +93,7 @@ export function guardedRoute<
     ...route,
     middleware: [...access.middleware, ...(route.middleware ?? [])],
     security: access.security,
+    "x-access": access.access,
     responses: { ...access.responses, ...route.responses },
   } as GuardedRoute<A, R>;
   return createRoute(guarded);

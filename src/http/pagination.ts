@@ -4,10 +4,14 @@ import type { Sql } from "../platform/db.ts";
 
 export const maxPageSize = 100;
 
+/** `page_size`: an integer of 1 or more, clamped to 100. */
+export const pageSize = (byDefault: number) =>
+  z.coerce.number().int().min(1).default(byDefault).transform((n) => Math.min(n, maxPageSize))
+    .openapi({ example: byDefault, description: `Clamped to ${maxPageSize}` });
+
 export const PageQuery = z.object({
   page: z.coerce.number().int().min(1).default(1).openapi({ example: 1 }),
-  page_size: z.coerce.number().int().min(1).default(20).transform((n) => Math.min(n, maxPageSize))
-    .openapi({ example: 20, description: `Clamped to ${maxPageSize}` }),
+  page_size: pageSize(20),
 });
 
 export type Page = { page: number; page_size: number };
@@ -38,6 +42,14 @@ export function paginated<T>(requestUrl: string, { page, page_size }: Page, coun
     previous: page > 1 ? linkTo(Math.min(page - 1, last)) : null,
     results,
   };
+}
+
+/** The absolute URL of the page after `last`, for lists paged by an id rather than a page number. */
+export function pageAfter(requestUrl: string, pageSize: number, last: number): string {
+  const url = new URL(requestUrl);
+  url.searchParams.set("page_size", String(pageSize));
+  url.searchParams.set("after", String(last));
+  return url.toString();
 }
 
 /**

@@ -14,19 +14,33 @@ const keptMs = dayMs;
 // Expired keys are purged by the writes themselves, a few at a time, so no separate job has to exist.
 const purgedPerLookup = 100;
 
-/** The stored outcome of this key, if any; expired keys (this one included) go first. */
-export async function findOutcome({ sql, clock }: Pick<Deps, "sql" | "clock">, request: KeyedRequest) {
+/** What the lookup found: the key's stored outcome, if any, and the scope's live keys with the earliest expiry. */
+export type Lookup = { outcome?: Outcome; liveKeys: number; oldestExpiry: Date | null };
+
+/** The stored outcome of this key, if any, and how many keys its scope holds; expired keys (this one included) go first. */
+export async function findOutcome(
+  { sql, clock }: Pick<Deps, "sql" | "clock">,
+  request: KeyedRequest,
+): Promise<Lookup> {
   const now = clock();
-  const [outcome] = await sql<Outcome[]>`
+  const [row] = await sql<(Partial<Outcome> & { live_keys: number; oldest_expiry: Date | null })[]>`
     WITH purged AS (
       DELETE FROM idempotency_keys
       WHERE expires_at < ${now}
         AND (ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at < ${now} LIMIT ${purgedPerLookup}))
           OR (scope = ${request.scope} AND key = ${request.key}))
+    ), live AS (
+      SELECT count(*)::int AS live_keys, min(expires_at) AS oldest_expiry FROM idempotency_keys
+      WHERE scope = ${request.scope} AND expires_at >= ${now}
     )
-    SELECT fingerprint, status, headers, body FROM idempotency_keys
-    WHERE scope = ${request.scope} AND key = ${request.key} AND expires_at >= ${now}`;
-  return outcome;
+    SELECT live.*, k.fingerprint, k.status, k.headers, k.body FROM live
+    LEFT JOIN idempotency_keys k ON k.scope = ${request.scope} AND k.key = ${request.key} AND k.expires_at >= ${now}`;
+  const { live_keys, oldest_expiry, ...outcome } = row;
+  return {
+    outcome: outcome.fingerprint === null ? undefined : outcome as Outcome,
+    liveKeys: live_keys,
+    oldestExpiry: oldest_expiry,
+  };
 }
 
 /** True when no other transaction is running a request with this key; held until this transaction ends. */

@@ -3,7 +3,15 @@ import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../http/router.ts";
 import { AppError, fieldErrors } from "../http/problem.ts";
 import { headerParameter } from "../http/openapi.ts";
-import { findOutcome, type KeyedRequest, keyJustUsed, type Outcome, storeProblem } from "./idempotency.service.ts";
+import { serverMac } from "../auth/server-mac.ts";
+import {
+  findOutcome,
+  type KeyedRequest,
+  keyJustUsed,
+  type Lookup,
+  type Outcome,
+  storeProblem,
+} from "./idempotency.service.ts";
 
 declare module "hono" {
   interface ContextVariableMap {
@@ -26,13 +34,35 @@ export const idempotencyKeyParameter = headerParameter(
   "7f0c2b8e-3d4a-4e4b-9d1e-2a6c5b1f0e93",
 );
 
-const encoder = new TextEncoder();
-
-/** Method, path (trailing slash or not) and body: what "the same request" means. */
-async function fingerprintOf(c: Context): Promise<string> {
+/**
+ * Method, path (trailing slash or not) and body: what "the same request" means, as a keyed MAC. A plain digest of a
+ * registration's body would keep its password within reach of a dictionary for whoever reads the table.
+ */
+async function fingerprintOf(c: Context<AppEnv>): Promise<string> {
   const text = `${c.req.method} ${c.req.path.replace(/\/$/, "")}\n${await c.req.text()}`;
-  const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return await serverMac(c.var.deps.config.JWT_SECRET, "idempotency-fingerprint", text);
+}
+
+/**
+ * Whose keys these are: a signed-in caller's own; a registration's belong to the account it registers, a MAC of its
+ * email. So a key only ever meets requests for that same email, whose sender learns from a 422 or a replay no more
+ * than registering without a key tells (409 USER_EXISTS): no client can probe or claim another's key, and a retry
+ * from another network still replays.
+ */
+async function scopeOf(c: Context<AppEnv>): Promise<string> {
+  if (c.var.caller) return `user:${c.var.caller.id}`;
+  const body = await c.req.json().catch(() => undefined);
+  const email = typeof body?.email === "string" ? body.email.trim().toLowerCase() : "";
+  return `register:${await serverMac(c.var.deps.config.JWT_SECRET, "registration-scope", email, 16)}`;
+}
+
+/** IDEMPOTENCY_KEYS_PER_USER live keys per scope: a new key past them waits until the oldest expires. */
+function assertRoomForKey({ liveKeys, oldestExpiry }: Lookup, limit: number, now: Date) {
+  if (liveKeys < limit) return;
+  const seconds = Math.max(1, Math.ceil(((oldestExpiry?.getTime() ?? now.getTime()) - now.getTime()) / 1000));
+  throw new AppError("RATE_LIMITED", `You hold ${limit} stored Idempotency-Keys; retry in ${seconds} s`, {
+    headers: { "Retry-After": String(seconds) },
+  });
 }
 
 function replay(c: Context, outcome: Outcome): Response {
@@ -48,25 +78,25 @@ const isRuleOutcome = (error: unknown): error is AppError =>
 
 /**
  * Safe retries: a request with an Idempotency-Key is looked up first; a stored outcome is replayed (or 422 when the
- * key came with another request). Otherwise the service stores the outcome in the transaction of its effect.
- * Scoped to the signed-in caller, or to the key alone where there is none (registration).
+ * key came with another request). Otherwise the service stores the outcome in the transaction of its effect, if the
+ * scope has room for one more key. Scoped to the signed-in caller, or to the registered email (registration).
  */
 export const idempotent = createMiddleware<AppEnv>(async function idempotent(c, next) {
   const header = c.req.header(headerName);
   if (header === undefined) return await next();
   if (!validKey.test(header)) throw fieldErrors([{ path: headerName, message: keyRule }]);
   const deps = c.var.deps;
-  const request = {
-    scope: c.var.caller ? `user:${c.var.caller.id}` : "anonymous",
-    key: header,
-    fingerprint: await fingerprintOf(c),
-  };
-  // The caller's user is read alongside the lookup rather than after it.
-  const [stored] = await Promise.all([findOutcome(deps, request), c.var.caller?.user.catch(() => {})]);
+  const [fingerprint, scope] = [await fingerprintOf(c), await scopeOf(c)];
+  const request = { scope, key: header, fingerprint };
+  // The caller's user is read alongside the lookup rather than after it, and awaited before any replay: the outcome
+  // of a user whose session has ended is theirs no more (401, not a replay).
+  const [lookup] = await Promise.all([findOutcome(deps, request), c.var.caller?.user]);
+  const stored = lookup.outcome;
   if (stored && stored.fingerprint !== request.fingerprint) {
     throw new AppError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was sent with another method, path or body");
   }
   if (stored) return replay(c, stored);
+  assertRoomForKey(lookup, deps.config.IDEMPOTENCY_KEYS_PER_USER, deps.clock());
   c.set("idempotency", request);
   await next();
   if (isRuleOutcome(c.error)) {

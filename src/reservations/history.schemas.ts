@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { pageOf, PageQuery } from "../http/pagination.ts";
+import { pageOf, PageQuery, pageSize } from "../http/pagination.ts";
 import { DatabaseId, Instant, Timestamp } from "../http/schemas.ts";
 
 const Action = z.enum(["created", "changed", "confirmed", "deleted", "released"]);
@@ -15,7 +15,19 @@ export const ReservationEventSchema = z.object({
     .openapi({ description: "`{ field: [old, new] }`", example: { headcount: [1200, 1500] } }),
 }).openapi("ReservationEvent");
 
-export const HistorySchema = z.object({ results: z.array(ReservationEventSchema) }).openapi("ReservationHistory");
+export const HistorySchema = z.object({
+  results: z.array(ReservationEventSchema),
+  next: z.string().url().nullable().openapi({ description: "The next page (absolute URL), or null after the last" }),
+}).openapi("ReservationHistory");
+
+/** History pages: oldest first, from the event after `after`. */
+export const HistoryQuery = z.object({
+  page_size: pageSize(100),
+  after: z.coerce.number().int().min(0).optional()
+    .openapi({ example: 7, description: "An event id: the page starts with the event after it" }),
+});
+
+export type HistoryPage = z.infer<typeof HistoryQuery>;
 
 export const AuditPageSchema = pageOf(ReservationEventSchema, "AuditPage");
 

@@ -4,7 +4,7 @@ import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
 import type { Sql, Tx } from "../platform/db.ts";
 import type { Caller } from "../auth/auth.schemas.ts";
-import type { AuditFilters, ReservationEvent } from "./history.schemas.ts";
+import type { AuditFilters, HistoryPage, ReservationEvent } from "./history.schemas.ts";
 
 export type Action = ReservationEvent["action"];
 /** `{ field: [old, new] }`, JSON-ready. */
@@ -33,17 +33,50 @@ export function eventInsert(
 
 const eventColumns = (sql: Sql) => sql`id::int, reservation_id, action, at, actor_id, request_id, changes`;
 
-/** Oldest first; the owner's or an admin's, deleted reservations included; 404 for anyone else. */
-export async function reservationHistory({ sql }: Pick<Deps, "sql">, caller: Caller, id: number) {
+/**
+ * A page of a reservation's events, oldest first, and whether more follow; the owner's or an admin's, deleted
+ * reservations included; 404 for anyone else. The owner is read from the first event, so a page past the end is
+ * empty rather than missing.
+ */
+export async function reservationHistory(
+  { sql }: Pick<Deps, "sql">,
+  caller: Caller,
+  id: number,
+  { page_size, after = 0 }: HistoryPage,
+) {
   const [user, rows] = await Promise.all([
     caller.user,
     sql<(EventRow & { owner_id: number })[]>`
-      SELECT ${eventColumns(sql)}, owner_id FROM reservation_events WHERE reservation_id = ${id} ORDER BY id`,
+      SELECT o.owner_id, e.* FROM (
+        SELECT owner_id FROM reservation_events WHERE reservation_id = ${id} ORDER BY id LIMIT 1
+      ) o LEFT JOIN LATERAL (
+        SELECT ${eventColumns(sql)} FROM reservation_events
+        WHERE reservation_id = ${id} AND id > ${after} ORDER BY id LIMIT ${page_size + 1}
+      ) e ON true
+      ORDER BY e.id`,
   ]);
   if (rows.length === 0 || !(user.is_admin || rows[0].owner_id === user.id)) {
     throw new AppError("NOT_FOUND", "No such reservation");
   }
-  return rows.map(({ owner_id: _, ...row }) => toEvent(row));
+  const events = rows.filter((row) => row.id !== null).map(({ owner_id: _, ...row }) => toEvent(row));
+  return { events: events.slice(0, page_size), more: events.length > page_size };
+}
+
+/**
+ * A reservation keeps at most MAX_EVENTS_PER_RESERVATION events, the last place kept for its end (`deleted` or
+ * `released`), so deleting always works. Its version counts its events: it is created at version 1 with its
+ * `created` event, and every change bumps it and records one, in the transaction that locks the row at the version
+ * it read, so the count is exact under concurrency.
+ */
+export function assertRoomForChange(config: { MAX_EVENTS_PER_RESERVATION: number }, reservation: { version: number }) {
+  const most = config.MAX_EVENTS_PER_RESERVATION;
+  if (reservation.version + 1 >= most) {
+    throw new AppError(
+      "TOO_MANY_CHANGES",
+      `This reservation has had the most changes it may have (its history holds ${most} events at most); ` +
+        "delete it and book again",
+    );
+  }
 }
 
 /** Every event, newest first, for admins; filters on reservation, actor, action and `[from, to)` of `at`. */

@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { AppRouteHandler } from "../http/router.ts";
-import { paginated } from "../http/pagination.ts";
+import { pageAfter, paginated } from "../http/pagination.ts";
 import { publicUrl } from "../http/forwarded.ts";
 import {
   confirmReservation,
@@ -65,8 +65,10 @@ export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
 };
 
 export const history: AppRouteHandler<typeof routes.history> = async (c) => {
-  const results = await reservationHistory(c.var.deps, c.var.caller, c.req.valid("param").id);
-  return c.json({ results }, 200);
+  const page = c.req.valid("query");
+  const { events, more } = await reservationHistory(c.var.deps, c.var.caller, c.req.valid("param").id, page);
+  const url = publicUrl(c, c.var.deps.config.TRUST_PROXY);
+  return c.json({ results: events, next: more ? pageAfter(url, page.page_size, events.at(-1)!.id) : null }, 200);
 };
 
 export const audit: AppRouteHandler<typeof routes.audit> = async (c) => {

@@ -10,7 +10,7 @@ import {
   ReservationPageSchema,
   ReservationSchema,
 } from "./reservations.schemas.ts";
-import { AuditPageSchema, AuditQuery, HistorySchema } from "./history.schemas.ts";
+import { AuditPageSchema, AuditQuery, HistoryQuery, HistorySchema } from "./history.schemas.ts";
 
 const tags = ["reservations"];
 
@@ -106,8 +106,8 @@ export const history = guardedRoute(signedIn, {
   path: "/reservations/{id}/history",
   operationId: "getReservationHistory",
   tags,
-  summary: "Every change of a reservation, oldest first (owner or admin)",
-  request: { params: IdParam },
+  summary: "Every change of a reservation, oldest first, a page at a time (owner or admin)",
+  request: { params: IdParam, query: HistoryQuery },
   responses: { 200: jsonResponse(HistorySchema, "The events of the reservation"), ...problems(400, 404, 503) },
 });
 

@@ -8,7 +8,7 @@ import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from ".
 import { assertFits, capacityRefusal, type FullestSlot, fullestSlot, type Hold } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
 import { assertIfMatch } from "./etag.ts";
-import { type Changes, eventInsert } from "./history.ts";
+import { assertRoomForChange, type Changes, eventInsert } from "./history.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
@@ -303,6 +303,7 @@ export function updateReservation(
     if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be changed by an admin");
     }
+    assertRoomForChange(config, current);
     const next: Hold = {
       start_at: changes.start_at ?? current.start_at,
       end_at: changes.end_at ?? current.end_at,
@@ -369,6 +370,7 @@ export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number
   const now = clock();
   return changeReservation(deps, caller, id, write, (current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
+    assertRoomForChange(config, current);
     assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
     assertFits(config, current, current.fullest);
     const event = eventOf(user, write, now, "confirmed", { status: ["pending", "confirmed"] });

@@ -3,7 +3,7 @@ import { isUniqueViolation, type Sql } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
 import type { Caller, User } from "../auth/auth.schemas.ts";
-import { findUserById, toUser, userColumns, type UserRow } from "../auth/auth.service.ts";
+import { findUserById, hashingFor, toUser, userColumns, type UserRow } from "../auth/auth.service.ts";
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
 import { eventInsert } from "../reservations/history.ts";
@@ -60,15 +60,17 @@ export async function createUser(
 }
 
 /** A new customer; registrations count per client address (none for an in-process call). */
-export async function registerUser(
+export function registerUser(
   deps: Pick<Deps, "sql" | "config" | "cache" | "clock">,
   client: { address?: string; idempotency?: KeyedRequest },
   { username, email, password }: Registration,
 ): Promise<User> {
-  const { config, cache } = deps;
-  await takeRegistrationAttempt(cache, client.address, config.REGISTER_LIMIT);
-  const passwordHash = await hashPassword(password, config.BCRYPT_COST);
-  return await createUser(deps, { username, email, passwordHash }, client.idempotency);
+  const { config } = deps;
+  return hashingFor(deps, client, async () => {
+    await takeRegistrationAttempt(deps, client.address, config.REGISTER_LIMIT);
+    const passwordHash = await hashPassword(password, config.BCRYPT_COST);
+    return await createUser(deps, { username, email, passwordHash }, client.idempotency);
+  });
 }
 
 /** Oldest first; the total and the page in one statement. */

@@ -71,8 +71,9 @@ export async function createTestContext(
     DATA_DIR: dataDir,
     DATABASE_URL: databaseUrl,
     DB_POOL_MAX: "20",
-    // Specs that book hundreds of requests for one customer; the cap's own spec sets its own.
+    // Specs that book hundreds of requests for one customer; the caps' own specs set their own.
     MAX_PENDING_PER_USER: "100000",
+    WRITE_LIMIT: "100000",
     ...env,
   });
   const database = await openDatabase(config);

@@ -22,10 +22,13 @@ export type Operation = {
   path: string;
   body?: JsonSchema;
   query: Record<string, JsonSchema>;
+  /** `x-access`: `user` for any signed-in user, `admin` for admins only; none for anyone. */
+  access?: "user" | "admin";
 };
 
 type Parameter = { name: string; in: string; schema: JsonSchema };
 type SpecOperation = {
+  "x-access"?: "user" | "admin";
   parameters?: Parameter[];
   requestBody?: { content: { "application/json": { schema: JsonSchema } } };
 };
@@ -45,6 +48,7 @@ export async function operations(t: TestContext): Promise<Operation[]> {
         path: path.replace(/\{(\w+)\}/g, ":$1"),
         body: body && resolve(body),
         query: Object.fromEntries(query.map((p) => [p.name, p.schema])),
+        access: operation["x-access"],
       };
     })
   );
