@@ -4,9 +4,9 @@
 # its own with ports on 127.0.0.1 only, waits for every healthcheck, and through nginx registers, logs in, books,
 # confirms as the admin and reads the availability; checks that the api runs as a non-root user and connects as the
 # schema's owner, not the superuser, and that Redis evicts nothing; recreates the api and PostgreSQL containers and
-# finds the data again in the named volume; brings the TLS overlay up with a throwaway certificate (https answers,
-# plain http redirects); prints the api image's size; and removes every container, network and volume it made, also
-# when a step fails. Exit 0 only if every check held.
+# finds the data again in the named volume; makes an admin with `deno task create-admin` in the api container; brings
+# the TLS overlay up with a throwaway certificate (https answers, plain http redirects); prints the api image's size;
+# and removes every container, network and volume it made, also when a step fails. Exit 0 only if every check held.
 #
 # Images that cannot be had here are replaced by stand-ins from Debian's packages (infra/smoke/stand-ins.sh); they
 # and the api image stay, tagged, so the next run is a warm one.
@@ -92,8 +92,12 @@ bash infra/smoke/stand-ins.sh
 # through (the classic builder, which docker-compose 1.x drives, does not read that file).
 log "building $api_image from infra/Dockerfile"
 mapfile -t context < <(sed -n 's/^!//p' infra/Dockerfile.dockerignore)
-tar -c infra/Dockerfile "${context[@]}" | docker build -f infra/Dockerfile -t "$api_image" - >"$work/build.log" 2>&1 ||
+previous="$(docker image inspect -f '{{.Id}}' "$api_image" 2>/dev/null || true)"
+tar -c infra/Dockerfile "${context[@]}" | docker build --force-rm -f infra/Dockerfile -t "$api_image" - >"$work/build.log" 2>&1 ||
   { tail -30 "$work/build.log"; fail "the api image does not build"; }
+# The image of an older commit, now untagged: removed, so that runs after runs do not fill the disk.
+[ -z "$previous" ] || [ "$previous" = "$(docker image inspect -f '{{.Id}}' "$api_image")" ] ||
+  docker image rm "$previous" >/dev/null 2>&1 || true
 
 http_port="$(free_port)"
 https_port="$(free_port)"
@@ -155,11 +159,22 @@ log "ok - the api is on internal networks only"
 
 log "recreating the api and PostgreSQL containers (the data stays in the named volume)"
 old_ids="$(container postgres) $(container api)"
-compose "${plain[@]}" rm -s -f api postgres >>"$work/up.log" 2>&1
+compose "${plain[@]}" stop -t 30 api postgres >>"$work/up.log" 2>&1
+# docker stop sends SIGTERM (PostgreSQL: SIGINT); both drain and exit 0 within the grace period.
+# shellcheck disable=SC2086
+exit_codes="$(docker inspect -f '{{.State.ExitCode}}' $old_ids | tr '\n' ' ')"
+[ "$exit_codes" = "0 0 " ] || fail "postgres and the api stopped with exit codes $exit_codes"
+log "ok - PostgreSQL and the api stop gracefully (exit 0)"
+compose "${plain[@]}" rm -f api postgres >>"$work/up.log" 2>&1
 compose "${plain[@]}" up -d --no-build >>"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "compose up again"; }
 [ "$(container postgres) $(container api)" != "$old_ids" ] || fail "the containers were not recreated"
 wait_healthy 240 "${services[@]}"
 journey verify "$http" "$work/state.json"
+
+log "deno task create-admin in the api container, as the operator runs it"
+compose "${plain[@]}" exec -T api deno task --quiet create-admin --email ops@smoke.example.test \
+  --password "$ADMIN_PASSWORD" || fail "create-admin in the api container"
+journey admin "$http" ops@smoke.example.test
 
 log "the TLS overlay, with a throwaway certificate"
 compose "${with_tls[@]}" up -d --no-build >>"$work/up.log" 2>&1 || { cat "$work/up.log"; fail "compose up with TLS"; }

@@ -2,9 +2,11 @@
 //   deno run --allow-net=127.0.0.1 --allow-read --allow-write journey.ts book   <http-url> <state.json>
 //   deno run --allow-net=127.0.0.1 --allow-read journey.ts verify <http-url> <state.json>
 //   deno run --allow-net=127.0.0.1 --allow-read journey.ts tls    <http-url> <https-url> <ca.pem> <state.json>
+//   deno run --allow-net=127.0.0.1 --allow-env journey.ts admin  <http-url> <email>   (password: ADMIN_PASSWORD)
 // `book` registers a customer, logs in, books, has the admin (ADMIN_EMAIL) confirm and reads the availability, and
 // keeps what it made in state.json; `verify` (after the containers were recreated) finds all of it again; `tls`
-// checks the TLS overlay: https answers, plain http redirects to it, and /healthz still answers on plain http.
+// checks the TLS overlay: https answers, plain http redirects to it, and /healthz still answers on plain http;
+// `admin` finds that an account made by `deno task create-admin` in the api container is an admin.
 // Each check prints one line; the first that fails throws, and the process exits non-zero.
 
 type Reply = { status: number; headers: Headers; body: Record<string, unknown> & { slots?: Slot[] } };
@@ -131,7 +133,14 @@ async function tls(plain: string, secure: string, caPath: string, statePath: str
   check(health.status === 200 && health.body.status === "ok", "GET /healthz still answers on plain http", health);
 }
 
+async function admin(base: string, email: string) {
+  const token = await login(base, { email, password: env("ADMIN_PASSWORD") });
+  const me = await call(base, "/api/v1/users/me/", { token });
+  check(me.status === 200 && me.body.is_admin === true, `${email} is an admin`, me);
+}
+
 if (step === "book") await book(args[0], args[1]);
 else if (step === "verify") await verify(args[0], args[1]);
 else if (step === "tls") await tls(args[0], args[1], args[2], args[3]);
-else fail(`unknown step ${step}: book, verify or tls`);
+else if (step === "admin") await admin(args[0], args[1]);
+else fail(`unknown step ${step}: book, verify, tls or admin`);

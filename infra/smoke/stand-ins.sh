@@ -96,9 +96,12 @@ stand_in() {
   hash="$(printf '%s %s %s %s' "$hash" "$(sha256sum <"$dockerfile")" "$inputs" "$*" | sha256sum | cut -c1-16)"
   if [ "$(label_of "$image" || true)" = "$hash" ]; then log "$image: stand-in up to date" && return; fi
   log "$image: building the stand-in"
-  local output="$work/build.log"
-  docker build --label "$label=$hash" -t "$image" -f "$dockerfile" "$@" "$context" >"$output" 2>&1 ||
+  local output="$work/build.log" previous
+  previous="$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null || true)"
+  docker build --force-rm --label "$label=$hash" -t "$image" -f "$dockerfile" "$@" "$context" >"$output" 2>&1 ||
     { tail -30 "$output" >&2; return 1; }
+  # The stand-in it replaces, now untagged (it stays while an image built on it still needs it).
+  [ -z "$previous" ] || docker image rm "$previous" >/dev/null 2>&1 || true
 }
 
 image_id() { docker image inspect -f '{{.Id}}' "$1"; }
