@@ -105,7 +105,6 @@ mkdir "$work/certs"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
   -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" -addext basicConstraints=critical,CA:FALSE -keyout "$work/certs/tls.key" -out "$work/certs/tls.crt" \
   2>/dev/null
-chmod 644 "$work/certs/tls.key"
 secret() { openssl rand -hex "$1"; }
 cat >"$work/env" <<EOF
 COMPOSE_PROJECT_NAME=$project
