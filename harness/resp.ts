@@ -12,8 +12,8 @@ export class RespConnection {
 
   private constructor(private readonly conn: Deno.TcpConn) {}
 
-  static async open(port: number): Promise<RespConnection> {
-    return new RespConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  static async open(port: number, hostname = "127.0.0.1"): Promise<RespConnection> {
+    return new RespConnection(await Deno.connect({ hostname, port }));
   }
 
   /** Sends the commands in one write and reads their replies in order. */

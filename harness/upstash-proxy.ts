@@ -4,17 +4,20 @@ export type UpstashProxy = { url: string; token: string; stop(): Promise<void> }
 
 type Outcome = { result: unknown } | { error: string };
 
+/** Where the proxy listens and whom it serves; the tests take the defaults (loopback, a free port, a random token). */
+export type UpstashProxyOptions = { redisHost?: string; token?: string; hostname?: string; port?: number };
+
 /**
  * Serves the Upstash REST protocol that @upstash/redis speaks (`POST /` one command, `/pipeline`, `/multi-exec`)
  * in front of a redis-server. Each request borrows a connection of its own, so a MULTI…EXEC never interleaves
  * with another request's commands.
  */
-export async function startUpstashProxy(redisPort: number): Promise<UpstashProxy> {
-  const token = crypto.randomUUID();
+export async function startUpstashProxy(redisPort: number, options: UpstashProxyOptions = {}): Promise<UpstashProxy> {
+  const { redisHost = "127.0.0.1", token = crypto.randomUUID(), hostname = "127.0.0.1", port = 0 } = options;
   const idle: RespConnection[] = [];
 
   async function exchange(commands: string[][]) {
-    const connection = idle.pop() ?? await RespConnection.open(redisPort);
+    const connection = idle.pop() ?? await RespConnection.open(redisPort, redisHost);
     try {
       const replies = await connection.send(commands);
       idle.push(connection);
@@ -45,7 +48,9 @@ export async function startUpstashProxy(redisPort: number): Promise<UpstashProxy
   }
 
   await exchange([["PING"]]); // fails fast on a wrong port, and leaves a warm connection in the pool
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+  const server = Deno.serve({ hostname, port, onListen() {} }, async (request) => {
+    // As serverless-redis-http does: a plain GET / answers without a token, so a healthcheck can probe it.
+    if (request.method === "GET" && new URL(request.url).pathname === "/") return Response.json("Welcome");
     if (request.headers.get("authorization") !== `Bearer ${token}`) {
       return Response.json({ error: "Unauthorized" }, { status: 401 });
     }

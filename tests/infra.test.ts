@@ -1,4 +1,4 @@
-// No Docker engine runs the stack here: these checks read the files docker, compose and nginx would read.
+// The files docker, compose and nginx read, checked without an engine; infra/compose-smoke.sh runs the stack itself.
 import { parse } from "yaml";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { run } from "../harness/process.ts";
@@ -18,6 +18,7 @@ const collector: any = parse(await read("infra/otel-collector.yaml"));
 const dockerfile = await read("infra/Dockerfile");
 const nginxConf = await read("infra/nginx.conf");
 const nginxTls = await read("infra/nginx-tls.conf");
+const appRoleScript = "infra/postgres-init/app-role.sh";
 const envSample = await read(".env.sample");
 const tasks: Record<string, string> = JSON.parse(await read("deno.json")).tasks;
 const services = compose.services;
@@ -29,6 +30,9 @@ const withDefaults = (value: string) => String(value).replace(/\$\{\w+:-([^}]*)\
 
 /** Standard OpenTelemetry variables, which Deno reads itself (OTEL_DENO=true), not src/config.ts. */
 const openTelemetryVariables = ["OTEL_DENO", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME"];
+
+/** The config variables compose does not pass: the embedded database's folder, and Deno Deploy's own marker. */
+const notForCompose = ["DATA_DIR", "DENO_DEPLOYMENT_ID"];
 
 /** The variables src/config.ts parses: the keys of its zod schema. */
 async function configVariables(): Promise<string[]> {
@@ -46,7 +50,7 @@ Deno.test("compose runs every service the README names, each with a healthcheck"
     assert(test, `${name} has no healthcheck`);
   }
   assertMatch(services.postgres.image, /^postgres:15\./);
-  assertEquals(services.postgres.volumes, ["pgdata:/var/lib/postgresql/data"]);
+  assertEquals(services.postgres.volumes[0], "pgdata:/var/lib/postgresql/data");
   assertMatch(services["redis-http"].image, /^hiett\/serverless-redis-http:/);
 });
 
@@ -60,20 +64,52 @@ Deno.test("every image is pinned to an exact version", () => {
   }
 });
 
-Deno.test("the database and the cache sit on an internal network that nginx is not on", () => {
-  assertEquals(compose.networks.backend, { internal: true });
-  for (const name of ["postgres", "redis", "redis-http"]) assertEquals(services[name].networks, ["backend"]);
-  assertEquals(services.api.networks.sort(), ["backend", "edge"]);
-  assertEquals(services.nginx.networks, ["edge"]);
-  assert(!compose.networks.edge?.internal, "nginx publishes its ports from the edge network");
+Deno.test("compose has no top-level name, which the docker-compose 1.x of Debian refuses", () => {
+  assertEquals(compose.name, undefined);
+  assertMatch(envSample, /^COMPOSE_PROJECT_NAME=exam-slots$/m);
 });
 
-Deno.test("redis has a memory bound and evicts only expiring keys, nearest expiry first", () => {
+Deno.test("only nginx has a route out: the api and the data sit on internal networks, the data where nginx is not", () => {
+  assertEquals(compose.networks.backend, { internal: true });
+  assertEquals(compose.networks.frontend, { internal: true });
+  for (const name of ["postgres", "redis", "redis-http"]) assertEquals(services[name].networks, ["backend"]);
+  assertEquals([...services.api.networks].sort(), ["backend", "frontend"]);
+  assertEquals([...services.nginx.networks].sort(), ["edge", "frontend"]);
+  assert(!compose.networks.edge?.internal, "nginx publishes its ports from the edge network");
+  const onEdge = plainStack.filter((name) => services[name].networks.includes("edge"));
+  assertEquals(onEdge, ["nginx"]);
+});
+
+Deno.test("redis has a memory bound and never evicts: a full memory refuses writes instead of dropping a limiter key", () => {
   const command: string[] = services.redis.command;
   const option = (name: string) => command[command.indexOf(name) + 1];
   assertMatch(option("--maxmemory"), /^\d+[kmg]b$/);
-  assertEquals(option("--maxmemory-policy"), "volatile-ttl");
+  assertEquals(option("--maxmemory-policy"), "noeviction");
   assertEquals(option("--appendonly"), "yes");
+});
+
+Deno.test("PostgreSQL is healthy only once it listens on TCP, where the api connects, not while it initialises", () => {
+  assertMatch(services.postgres.healthcheck.test.join(" "), /pg_isready -h 127\.0\.0\.1 /);
+});
+
+Deno.test("the api connects as a role of its own, made on an empty volume by the init script, not the superuser", async () => {
+  const env = services.postgres.environment;
+  assertEquals(withDefaults(env.POSTGRES_APP_USER), "exam_app");
+  assertMatch(env.POSTGRES_APP_PASSWORD, /^\$\{POSTGRES_APP_PASSWORD:\?/);
+  assert(services.postgres.volumes.includes("./postgres-init:/docker-entrypoint-initdb.d:ro"));
+  const superuser = withDefaults(env.POSTGRES_USER);
+  const url = new URL(withDefaults(services.api.environment.DATABASE_URL).replace("${POSTGRES_APP_PASSWORD}", "pw"));
+  assertEquals(url.username, "exam_app");
+  assert(url.username !== superuser, "the api is not the superuser");
+  // Executable: the image runs it (a sourced script would share the entrypoint's shell options).
+  const script = await Deno.stat(new URL(`../${appRoleScript}`, import.meta.url));
+  assert((script.mode ?? 0) & 0o111, `${appRoleScript} is not executable`);
+  const text = await read(appRoleScript);
+  for (const name of ["POSTGRES_USER", "POSTGRES_DB", "POSTGRES_APP_USER", "POSTGRES_APP_PASSWORD"]) {
+    assert(text.includes(`\${${name}:?`), `${appRoleScript} requires ${name}`);
+  }
+  assertMatch(text, /NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS/);
+  assertMatch(text, /ALTER SCHEMA public OWNER TO/);
 });
 
 Deno.test("the api starts only once postgres, redis and the Upstash proxy are healthy", () => {
@@ -95,7 +131,10 @@ Deno.test("nginx publishes port 80 and proxies to the api with its config mounte
 Deno.test("the api gets the database, the Upstash proxy, a required JWT secret and production mode", () => {
   const env = services.api.environment;
   assertEquals(withDefaults(env.APP_ENV), "production");
-  assertMatch(withDefaults(env.DATABASE_URL), /^postgres:\/\/exam:\$\{POSTGRES_PASSWORD\}@postgres:5432\/exam_slots$/);
+  assertMatch(
+    withDefaults(env.DATABASE_URL),
+    /^postgres:\/\/exam_app:\$\{POSTGRES_APP_PASSWORD\}@postgres:5432\/exam_slots$/,
+  );
   assertEquals(env.UPSTASH_REDIS_REST_URL, "http://redis-http:80");
   assertEquals(env.UPSTASH_REDIS_REST_TOKEN, "${UPSTASH_REDIS_REST_TOKEN}");
   assertMatch(services["redis-http"].environment.SRH_TOKEN, /^\$\{UPSTASH_REDIS_REST_TOKEN:\?/);
@@ -108,7 +147,15 @@ Deno.test("the api's compose variables are all ones src/config.ts or Deno's Open
   for (const name of Object.keys(services.api.environment)) assert(known.has(name), `${name} is not in config.ts`);
 });
 
-Deno.test("TLS is an override: port 443 and the TLS listener with its certificates, plain http kept", () => {
+Deno.test("compose passes every config variable on, so that a setting in .env reaches the api", async () => {
+  const passed = Object.keys(services.api.environment);
+  for (const name of await configVariables()) {
+    if (notForCompose.includes(name)) continue;
+    assert(passed.includes(name), `${name} is in config.ts, but compose does not pass it to the api`);
+  }
+});
+
+Deno.test("TLS is an override: port 443 and the TLS listener with its certificates, plain http redirecting", () => {
   const nginx = tlsOverride.services.nginx;
   assertEquals(Object.keys(tlsOverride.services), ["nginx"]);
   assertEquals(nginx.ports.map(withDefaults), ["443:443"]);
@@ -119,6 +166,9 @@ Deno.test("TLS is an override: port 443 and the TLS listener with its certificat
   assertMatch(nginxTls, /^listen 443 ssl;/m);
   assertMatch(nginxTls, /^ssl_certificate \/etc\/nginx\/certs\/tls\.crt;/m);
   assertMatch(nginxTls, /^ssl_certificate_key \/etc\/nginx\/certs\/tls\.key;/m);
+  assertMatch(nginxTls, /^ {2}return 308 https:\/\/\$host\$request_uri;$/m);
+  assertMatch(nginxTls, /^if \(\$uri = \/healthz\) \{$/m, "the healthcheck's path stays on plain http");
+  assertEquals(services.nginx.healthcheck.test.at(-1), "http://127.0.0.1/healthz");
 });
 
 Deno.test("the observability profile adds a collector passing traces to Jaeger, and leaves the plain stack as it was", () => {
@@ -151,7 +201,14 @@ Deno.test(".env.sample lists every config and compose variable, each under a com
     assert(at > 0, `${name} is missing from .env.sample`);
     assert(lines[at - 1].startsWith("#"), `${name} has no comment line`);
   }
-  for (const secret of ["JWT_SECRET", "ADMIN_PASSWORD", "POSTGRES_PASSWORD", "UPSTASH_REDIS_REST_TOKEN"]) {
+  const secrets = [
+    "JWT_SECRET",
+    "ADMIN_PASSWORD",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
+    "UPSTASH_REDIS_REST_TOKEN",
+  ];
+  for (const secret of secrets) {
     assert(lines.includes(`${secret}=`), `${secret} must be blank in .env.sample`);
   }
 });
@@ -167,7 +224,9 @@ Deno.test("the Dockerfile pins the Deno we run, caches dependencies from the loc
   assert(user && user !== "root" && user !== "0", "runs as a non-root user");
   assert(at(/^USER /m) < install, "dependencies are cached as that user");
   assertMatch(dockerfile, /^HEALTHCHECK [^\n]*\\\n[^\n]*\/healthz/m);
-  assertMatch(dockerfile, /^CMD \["deno", "task", "start"\]$/m);
+  assertMatch(dockerfile, /^CMD \["deno", "task", "--quiet", "start"\]$/m, "no deno task lines among the JSON logs");
+  assertMatch(dockerfile, /^ENV .*\bNO_COLOR=1\b/m);
+  assert(at(/^USER /m) < at(/^RUN mkdir \.data$/m), "a volume on DATA_DIR belongs to the api's user");
   // `deno task start` reads the packages from node_modules/ (below): the image installs them there.
   assertMatch(dockerfile, /^RUN deno install --frozen --node-modules-dir=auto$/m);
 });
@@ -251,6 +310,30 @@ Deno.test("nginx limits bodies, gzips and forwards the request id and client add
   assertMatch(nginxConf, /^\s*proxy_set_header X-Request-Id \$\w+;/m);
   assertMatch(nginxConf, /^\s*proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/m);
   assertMatch(nginxConf, /^\s*error_page 413 /m);
+});
+
+Deno.test("nginx limits authenticated writes under /api/v1/ per client address, besides login and registration", () => {
+  assertMatch(nginxConf, /^\s*limit_req_zone \$authenticated_writer zone=writes:\S+ rate=\d+r\/s;/m);
+  assertMatch(
+    nginxConf,
+    /map "\$write_method:\$http_authorization" \$authenticated_writer \{\s*"~\^1:\." \$binary_remote_addr;/,
+  );
+  const methods = nginxConf.match(/map \$request_method \$write_method \{([^}]*)\}/)?.[1] ?? "";
+  assertEquals([...methods.matchAll(/(\w+) 1;/g)].map((m) => m[1]), ["POST", "PATCH", "DELETE"]);
+  assertMatch(
+    nginxConf,
+    /location \/api\/v1\/ \{\s*limit_req zone=writes burst=\d+ nodelay;\s*proxy_pass http:\/\/api;/,
+  );
+  for (const zone of ["login", "registration"]) assertMatch(nginxConf, new RegExp(`limit_req zone=${zone} `));
+});
+
+Deno.test("the smoke run has a stand-in for every image of the plain stack and for the api's base", async () => {
+  for (const name of [...plainStack.filter((name) => name !== "api"), "deno"]) {
+    await Deno.stat(new URL(`../infra/smoke/${name}/Dockerfile`, import.meta.url));
+  }
+  const smoke = await read("infra/compose-smoke.sh");
+  assertMatch(smoke, /^trap cleanup EXIT$/m, "it cleans up also when a check fails");
+  assertMatch(smoke, / down -v /, "volumes included");
 });
 
 Deno.test("nginx accepts infra/nginx.conf with and without the TLS listener (it starts on it)", async () => {

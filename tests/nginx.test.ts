@@ -50,10 +50,12 @@ Deno.test("nginx in front of three api instances", async (t) => {
   const nginxes: Nginx[] = [];
   try {
     const upstreams = instances.map((instance) => new URL(instance.url).host);
-    // nginx as the edge itself, with its TLS server; and nginx behind an outer load balancer, played by this test
-    // from 127.0.0.1.
-    const edge = await startNginx({ upstreams, tls: true });
+    // nginx as the edge itself, plain http; the same with the TLS overlay; and nginx behind an outer load balancer,
+    // played by this test from 127.0.0.1.
+    const edge = await startNginx({ upstreams });
     nginxes.push(edge);
+    const secure = await startNginx({ upstreams, tls: true });
+    nginxes.push(secure);
     const behindBalancer = await startNginx({ upstreams, trustedBalancer: "127.0.0.1" });
     nginxes.push(behindBalancer);
     const oversized = JSON.stringify({ username: "x".repeat(2 * 1024 * 1024) });
@@ -164,20 +166,44 @@ Deno.test("nginx in front of three api instances", async (t) => {
       },
     );
 
-    await t.step("the TLS server answers over https with HSTS, and plain http still works", async () => {
-      const tls = Deno.createHttpClient({ caCerts: [edge.https!.certificate] });
-      try {
-        const secure = await fetch(`${edge.https!.url}/healthz`, { client: tls });
-        assertEquals(await secure.json(), { status: "ok", db: "ok", cache: "ok" });
-        assertEquals(secure.headers.get("strict-transport-security"), hsts);
-      } finally {
-        tls.close();
-      }
-      const plain = await call(edge, "/healthz");
-      assertEquals(plain.body, { status: "ok", db: "ok", cache: "ok" });
-      assertEquals(plain.headers.get("strict-transport-security"), null);
-    });
+    await t.step(
+      "with TLS, https answers with HSTS, and plain http only redirects there, but for /healthz",
+      async () => {
+        const tls = Deno.createHttpClient({ caCerts: [secure.https!.certificate] });
+        try {
+          const health = await fetch(`${secure.https!.url}/healthz`, { client: tls });
+          assertEquals(await health.json(), { status: "ok", db: "ok", cache: "ok" });
+          assertEquals(health.headers.get("strict-transport-security"), hsts);
+          const me = await fetch(`${secure.https!.url}${api("/users/me/")}`, { client: tls, headers: authorization });
+          assertEquals((await me.json()).email, customer.email);
+        } finally {
+          tls.close();
+        }
+        const inClear = "login-in-clear-text";
+        const login = { ...json(customer, { "X-Request-Id": inClear }), redirect: "manual" as const };
+        const redirected = await fetch(`${secure.url}${api("/users/login/")}`, login);
+        await redirected.body?.cancel();
+        assertEquals(redirected.status, 308, "308 keeps the method and the body");
+        assertEquals(redirected.headers.get("location"), `https://127.0.0.1${api("/users/login/")}`);
+        const query = api("/availability/?date=2030-01-01");
+        const read = await fetch(`${secure.url}${query}`, { headers: authorization, redirect: "manual" });
+        await read.body?.cancel();
+        assertEquals([read.status, read.headers.get("location")], [308, `https://127.0.0.1${query}`]);
+        const health = await call(secure, "/healthz");
+        assertEquals(health.body, { status: "ok", db: "ok", cache: "ok" }, "the compose healthcheck probes it");
+        assertEquals(health.headers.get("strict-transport-security"), null);
+        await delay(200);
+        assert(
+          !instances.some((i) => i.lines.some((line) => line.includes(inClear))),
+          "the login never reached the api",
+        );
+      },
+    );
 
+    await t.step("without the TLS overlay plain http is served as before", async () => {
+      const me = await call(edge, api("/users/me/"), { headers: authorization });
+      assertEquals(me.body.email, customer.email);
+    });
     await t.step("a burst of logins from one address is cut short by nginx with a 429 problem document", async () => {
       // Every email is new, so the api itself would refuse none of them.
       const replies = await Promise.all(
@@ -211,6 +237,27 @@ Deno.test("nginx in front of three api instances", async (t) => {
       const lists = await burst(() => ({ headers: client }));
       assertEquals(lists.map((reply) => reply.status), Array(12).fill(401));
     });
+
+    await t.step(
+      "a burst of authenticated writes from one address is cut short by nginx; reads, anonymous writes not",
+      async () => {
+        const burst = (init: () => RequestInit) =>
+          Promise.all(Array.from({ length: 40 }, () => call(edge, api("/reservations/"), init())));
+        // An empty booking: the api refuses it (400) and keeps nothing, so only nginx can answer 429 here.
+        const writes = await burst(() => json({}, authorization));
+        const byNginx = writes.filter((reply) => reply.status === 429);
+        for (const reply of byNginx) {
+          assertEquals([reply.body.code, reply.headers.get("retry-after")], ["RATE_LIMITED", "1"]);
+        }
+        // A burst of 20 passes, and what the 10 a second refill meanwhile.
+        assert(byNginx.length >= 10, `nginx refused ${byNginx.length} of 40`);
+        assert(writes.every((reply) => [400, 429].includes(reply.status)), `${writes.map((reply) => reply.status)}`);
+        const reads = await burst(() => ({ headers: authorization }));
+        assertEquals(reads.map((reply) => reply.status), Array(40).fill(200));
+        const anonymous = await burst(() => json({}));
+        assertEquals(anonymous.map((reply) => reply.status), Array(40).fill(401));
+      },
+    );
   } finally {
     await Promise.all(nginxes.map((nginx) => nginx.stop()));
     await Promise.all(instances.map(stopServer));
