@@ -8,12 +8,22 @@ export const ReservationEventSchema = z.object({
   id: z.number().int().openapi({ example: 7 }),
   reservation_id: z.number().int().openapi({ example: 1 }),
   action: Action,
-  at: Timestamp,
+  at: Timestamp.openapi({ example: "2027-03-02T08:30:00.000Z" }),
   actor_id: z.number().int().nullable().openapi({ example: 2, description: "Who made the change" }),
   request_id: z.string().nullable().openapi({ description: "The X-Request-Id of the request that made it" }),
   changes: z.record(z.string(), z.tuple([z.unknown(), z.unknown()])).nullable()
     .openapi({ description: "`{ field: [old, new] }`", example: { headcount: [1200, 1500] } }),
-}).openapi("ReservationEvent");
+}).openapi("ReservationEvent", {
+  example: {
+    id: 7,
+    reservation_id: 1,
+    action: "changed",
+    at: "2027-03-02T08:30:00.000Z",
+    actor_id: 2,
+    request_id: "4f1c2a7e-8d3b-4c61-9a0e-5b7f3e2d1c90",
+    changes: { headcount: [1200, 1500] },
+  },
+});
 
 export const HistorySchema = z.object({ results: z.array(ReservationEventSchema) }).openapi("ReservationHistory");
 
