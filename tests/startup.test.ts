@@ -275,6 +275,19 @@ Deno.test("start-up – `deno task start` reads ./.env, says so in one line, and
   });
 });
 
+Deno.test("start-up – a copy of .env.sample as .env starts as it stands", async () => {
+  await inTempDir(async (dir) => {
+    await Deno.copyFile(new URL("../.env.sample", import.meta.url), `${dir}/.env`);
+    const server = await startTask({ DATA_DIR: `${dir}/data` }, dir);
+    try {
+      assertEquals((await call(server, "/healthz")).status, 200);
+      assertMatch(server.lines[0], new RegExp(`^read ${dir}/.env \\(\\d+ of its variables used\\): .*DATA_DIR, PORT$`));
+    } finally {
+      await stopServer(server);
+    }
+  });
+});
+
 Deno.test("start-up – without a .env `deno task start` starts as before, and says nothing of one", async () => {
   await inTempDir(async (dir) => {
     const server = await startTask({ DATA_DIR: `${dir}/data` }, dir);
