@@ -66,28 +66,29 @@ function shown(name: string, value: string | undefined): string {
   return `${name}=${JSON.stringify(safe)}`;
 }
 
+/** What a value of a zod type or format is called in a message. */
+const kinds: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  url: "a URL",
+  email: "an email address",
+};
+const mustBe = (kind: string) => kind in kinds ? `must be ${kinds[kind]}` : undefined;
+
 /** zod's issues in the words of an environment variable (its value is a string); others keep zod's message. */
 function explain(issue: z.core.$ZodRawIssue): string | undefined {
   const unit = issue.origin === "string" ? " characters" : "";
   switch (issue.code) {
     case "invalid_type":
-      return issue.expected === "number"
-        ? "must be a number"
-        : issue.expected === "int"
-        ? "must be a whole number"
-        : undefined;
+      return mustBe(issue.expected);
+    case "invalid_format":
+      return mustBe(issue.format);
     case "too_small":
       return `must be ${issue.inclusive ? "at least" : "more than"} ${issue.minimum}${unit}`;
     case "too_big":
       return `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}${unit}`;
     case "invalid_value":
       return `must be one of ${issue.values.join(", ")}`;
-    case "invalid_format":
-      return issue.format === "url"
-        ? "must be a URL"
-        : issue.format === "email"
-        ? "must be an email address"
-        : undefined;
   }
 }
 
