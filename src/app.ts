@@ -4,7 +4,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Deps } from "./deps.ts";
 import { createRouter } from "./http/router.ts";
-import { apiIndex, docsPath, gettingStarted, openApiDocument, specPath, swaggerDocs } from "./http/docs.ts";
+import { apiIndex, docsPath, gettingStarted, servedDocument, specPath, swaggerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
 import { AppError } from "./http/problem.ts";
 import { requestTelemetry } from "./http/telemetry.ts";
@@ -65,7 +65,7 @@ export function createApp(deps: Deps) {
     });
     // Made for each request: its examples are dated from today.
     app.get(specPath, (c) =>
-      c.json(openApiDocument(app, {
+      c.json(servedDocument(app, {
         description: gettingStarted(config, apiBase),
         schemas: bookingSchemaFacts(config, deps.clock()),
       })));

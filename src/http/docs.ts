@@ -54,7 +54,7 @@ export function apiIndex(config: Pick<Config, "DOCS_ENABLED">, base: string) {
   return {
     title,
     docs: null,
-    detail: "The API docs are off here (APP_ENV=production): DOCS_ENABLED=true serves them",
+    detail: "The API docs are off here (production hides them unless told): DOCS_ENABLED=true serves them",
     ...links,
   };
 }
@@ -98,7 +98,7 @@ export type SchemaFacts = Record<string, { example?: unknown; properties?: Recor
  * The OpenAPI document of `app`, with what only this deployment knows: its description, this server as the one to
  * call, and `schemas`. An operation behind no access rule (`guardedRoute` sets `security`) is public: `security: []`.
  */
-export function openApiDocument(
+export function servedDocument(
   app: OpenAPIHono<Json>,
   { description, schemas }: { description: string; schemas: SchemaFacts },
 ) {
