@@ -1,6 +1,7 @@
 import { type Config, loadConfig } from "./config.ts";
 import { type Database, openDatabase } from "./platform/db.ts";
 import { migrate } from "./platform/migrate.ts";
+import { storeCapacityLimits } from "./reservations/capacity.ts";
 import { openCache } from "./platform/cache.ts";
 import { systemClock } from "./platform/clock.ts";
 import { prepareDataDir } from "./platform/data-dir.ts";
@@ -13,9 +14,10 @@ import type { Deps } from "./deps.ts";
 const hostname = "0.0.0.0";
 
 /**
- * Loads the configuration and opens a migrated database, or exits with one line naming the cause and the fix. For a
- * server (`listening`), PORT is checked first: nothing is opened for a start that could not listen. Configuration
- * warnings wait for a start that works, so a failing one prints its line alone.
+ * Loads the configuration and opens a migrated database holding this configuration's capacity limits, or exits with
+ * one line naming the cause and the fix. For a server (`listening`), PORT is checked first: nothing is opened for a
+ * start that could not listen. Configuration warnings wait for a start that works, so a failing one prints its line
+ * alone.
  */
 export async function bootstrap({ listening = false } = {}): Promise<{ config: Config; database: Database }> {
   const warnings: string[] = [];
@@ -28,6 +30,7 @@ export async function bootstrap({ listening = false } = {}): Promise<{ config: C
   const applied = await exitOnStartupError(() => migrate(database.sql), database.close);
   for (const warning of warnings) console.warn(warning);
   if (applied.length > 0) console.error(`applied migrations: ${applied.join(", ")}`);
+  await storeCapacityLimits(database.sql, config);
   return { config, database };
 }
 

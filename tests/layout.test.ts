@@ -2,6 +2,7 @@
 import { assert, assertEquals } from "./support/assert.ts";
 import { run } from "../harness/process.ts";
 
+const root = new URL("../", import.meta.url);
 const src = new URL("../src/", import.meta.url);
 
 const base = ["config.ts", "platform"];
@@ -21,7 +22,8 @@ const allowedImports: Record<string, string[]> = {
   "availability": [...shared, "auth", "reservations"],
   "users": [...shared, "auth", "idempotency", "reservations"],
   "app.ts": [...shared, ...domains],
-  "bootstrap.ts": [...base, "deps.ts"],
+  // The composition root also stores the capacity limits the database keeps the counters against.
+  "bootstrap.ts": [...base, "deps.ts", "reservations"],
   "main.ts": [...shared, ...domains, "app.ts", "bootstrap.ts"],
   "tasks": [...shared, ...domains, "app.ts", "bootstrap.ts"],
 };
@@ -31,10 +33,14 @@ const partOf = (specifier: string) => specifier.slice(src.href.length).split("/"
 
 type Module = { specifier: string; dependencies?: { code?: { specifier: string }; type?: { specifier: string } }[] };
 
-/** Every import between two different parts of src/, as "from → to", from the entry points' module graphs. */
-async function importEdges(): Promise<Set<string>> {
+/**
+ * Every import between two different parts of src/, as "from → to", from the entry points' module graphs; and every
+ * import from src/ of a file of the repository outside it, as "from → path".
+ */
+async function importEdges(): Promise<{ edges: Set<string>; outward: Set<string> }> {
   const entries = ["main.ts", ...[...Deno.readDirSync(new URL("tasks/", src))].map((e) => `tasks/${e.name}`)];
   const edges = new Set<string>();
+  const outward = new Set<string>();
   for (const entry of entries) {
     const graph = JSON.parse(await run(Deno.execPath(), ["info", "--json", new URL(entry, src).pathname]));
     for (const module of graph.modules as Module[]) {
@@ -42,13 +48,16 @@ async function importEdges(): Promise<Set<string>> {
       // Type-only imports count too: they tie the folders together just the same.
       const targets = (module.dependencies ?? []).flatMap((d) => [d.code?.specifier, d.type?.specifier]);
       for (const target of targets) {
+        if (target?.startsWith(root.href) && !target.startsWith(src.href)) {
+          outward.add(`${partOf(module.specifier)} → ${target.slice(root.href.length)}`);
+        }
         if (!target?.startsWith(src.href)) continue;
         const [from, to] = [partOf(module.specifier), partOf(target)];
         if (from !== to) edges.add(`${from} → ${to}`);
       }
     }
   }
-  return edges;
+  return { edges, outward };
 }
 
 function findCycle(graph: Record<string, string[]>): string[] | undefined {
@@ -73,7 +82,8 @@ function findCycle(graph: Record<string, string[]>): string[] | undefined {
   return undefined;
 }
 
-const edges = [...await importEdges()];
+const imports = await importEdges();
+const edges = [...imports.edges];
 
 Deno.test("the module graph of src/ is read", () => {
   assert(edges.includes("users → auth") && edges.includes("auth → http"), edges.join(", "));
@@ -101,4 +111,9 @@ Deno.test("platform/, http/, config.ts and deps.ts import no domain folder", () 
   for (const lower of ["platform", "http", "config.ts", "deps.ts"]) {
     for (const domain of domains) assert(!edges.includes(`${lower} → ${domain}`), `${lower} imports ${domain}`);
   }
+});
+
+// Tooling (the Postman tour, the benchmark, the harness) builds on src/, never the other way round.
+Deno.test("src/ imports no file of the repository outside src/: tools, tests, harness and bench sit above it", () => {
+  assertEquals([...imports.outward], []);
 });

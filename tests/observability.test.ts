@@ -82,7 +82,7 @@ Deno.test("with OTEL_DENO=true the server exports a trace per request, its logs 
         assertEquals(statement.name, attribute(statement, "db.operation"));
         assertEquals(statement.kind, 3, "CLIENT");
       }
-      const locking = statements.find((s) => /lock_reservation_version/.test(String(attribute(s, "db.statement"))));
+      const locking = statements.find((s) => /FOR UPDATE/.test(String(attribute(s, "db.statement"))));
       assert(locking, "no statement locks the reservation");
       assertEquals(locking.parentSpanId, transaction.spanId);
       assertMatch(String(attribute(locking, "db.statement")), /\$1/);

@@ -3,7 +3,7 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { findExecutable } from "../harness/process.ts";
 import { startServer, stopServer } from "../harness/server-process.ts";
 import { api } from "../harness/paths.ts";
-import { collectionFor, collectionPath, postmanCollection, serialize } from "../src/tasks/postman.ts";
+import { collectionFor, collectionPath, postmanCollection, serialize } from "../tools/postman/collection.ts";
 import { openApiDocument } from "../src/tasks/openapi-document.ts";
 
 // deno-lint-ignore no-explicit-any -- collection and newman report JSON, checked field by field

@@ -42,12 +42,19 @@ export function paginated<T>(requestUrl: string, { page, page_size }: Page, coun
 
 /**
  * One page of `query` with the total count of its rows, in one statement: every row carries `total`, and a page past
- * the end is one row of nulls that still carries it (the caller drops rows whose `id` is null).
+ * the end is one row of nulls that still carries it (the caller drops rows whose `id` is null). `columns` picks what
+ * each row of the page (`p`) answers with; by default all of it.
  */
-export function withTotal(sql: Sql, query: postgres.Fragment, order: postgres.Fragment, page: Page) {
+export function withTotal(
+  sql: Sql,
+  query: postgres.Fragment,
+  order: postgres.Fragment,
+  page: Page,
+  columns: postgres.Fragment = sql`p.*`,
+) {
   return sql`
     WITH matching AS (${query})
-    SELECT p.*, t.total FROM (SELECT count(*)::int AS total FROM matching) t
+    SELECT ${columns}, t.total FROM (SELECT count(*)::int AS total FROM matching) t
     LEFT JOIN LATERAL (SELECT * FROM matching ${order} LIMIT ${page.page_size} OFFSET ${offsetOf(page)}) p ON true
     ${order}`;
 }

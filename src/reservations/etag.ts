@@ -1,14 +1,6 @@
-import type { Sql, Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 
-type Versioned = { id: number; version: number };
-
-/** A strong ETag: the id and the version every write of the reservation bumps. */
-export const etagOf = ({ id, version }: Versioned) => `"${id}.${version}"`;
-
-/** The same ETag computed in SQL, for a row whose id the database assigns (`table` names it in the statement). */
-export const etagSql = (sql: Sql | Tx, table: string) =>
-  sql`'"' || ${sql(table)}.id || '.' || ${sql(table)}.version || '"'`;
+// A reservation's ETag is built by the database with its body (reservation_etag, migrations/definitions).
 
 /** `If-Match` / `If-None-Match`: `*` or a list of ETags; weak ones match only when `weak` comparison is asked. */
 function matches(header: string, etag: string, { weak }: { weak: boolean }): boolean {
@@ -18,8 +10,8 @@ function matches(header: string, etag: string, { weak }: { weak: boolean }): boo
 }
 
 /** A write with `If-Match` goes ahead only on the reservation as the client last saw it: else 412, nothing changed. */
-export function assertIfMatch(ifMatch: string | undefined, row: Versioned): void {
-  if (ifMatch !== undefined && !matches(ifMatch, etagOf(row), { weak: false })) {
+export function assertIfMatch(ifMatch: string | undefined, etag: string): void {
+  if (ifMatch !== undefined && !matches(ifMatch, etag, { weak: false })) {
     throw new AppError("PRECONDITION_FAILED", "The reservation changed since this ETag: read it again");
   }
 }

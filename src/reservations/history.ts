@@ -14,24 +14,22 @@ type EventRow = Omit<ReservationEvent, "at"> & { at: Date };
 const toEvent = (row: EventRow): ReservationEvent => ({ ...row, at: row.at.toISOString() });
 
 /**
- * The INSERT recording one event per row of `from` (which must name `id` and `user_id` of the reservation), for the
- * transaction of the change itself: a change that rolls back leaves no event.
+ * The INSERT recording one event per reservation of `rows` (a relation whose column `row` is a whole `reservations`
+ * row, e.g. a data-modifying CTE's `RETURNING r AS row`), for the transaction of the change itself: a change that
+ * rolls back leaves no event. Each event keeps the reservation as the API shows it (`reservation_json`).
  */
 export function eventInsert(
   sql: Sql | Tx,
   event: { action: Action; at: Date; actorId: number | null; requestId: string; changes?: Changes },
-  from: postgres.Fragment,
+  rows: postgres.Fragment,
 ) {
   const changes = event.changes ? sql`${sql.json(event.changes as postgres.JSONValue)}::jsonb` : sql`NULL::jsonb`;
   return sql`
-    INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes)
-    SELECT r.id, r.user_id, ${event.action}, ${event.at}, ${event.actorId}, ${event.requestId}, ${changes}
-    ${from}`;
+    INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes, reservation)
+    SELECT (c.row).id, (c.row).user_id, ${event.action}, ${event.at}, ${event.actorId}, ${event.requestId}, ${changes},
+      reservation_json(c.row)::jsonb
+    FROM ${rows} c`;
 }
-
-/** `from` for a reservation whose id and owner are known. */
-export const knownReservation = (sql: Sql | Tx, reservation: { id: number; user_id: number }) =>
-  sql`FROM (VALUES (${reservation.id}::int, ${reservation.user_id}::int)) r (id, user_id)`;
 
 const eventColumns = (sql: Sql) => sql`id::int, reservation_id, action, at, actor_id, request_id, changes`;
 

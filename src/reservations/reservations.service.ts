@@ -1,23 +1,14 @@
+import type postgres from "postgres";
 import type { Deps } from "../deps.ts";
-import { isSerializationFailure, type Sql, type Tx } from "../platform/db.ts";
+import type { Sql, Tx } from "../platform/db.ts";
 import { AppError } from "../http/problem.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
-import type postgres from "postgres";
 import type { Caller, User, UserJson } from "../auth/auth.schemas.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
-import {
-  assertFits,
-  assertShifted,
-  capacityShift,
-  commitClaimLimits,
-  commitClaimRefusal,
-  type FullestSlot,
-  fullestSlot,
-  type Hold,
-} from "./capacity.ts";
+import { assertFits, capacityRefusal, type FullestSlot, fullestSlot, type Hold } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
-import { assertIfMatch, etagOf, etagSql } from "./etag.ts";
-import { type Changes, eventInsert, knownReservation } from "./history.ts";
+import { assertIfMatch } from "./etag.ts";
+import { type Changes, eventInsert } from "./history.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
@@ -25,54 +16,60 @@ type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
 /** What a write knows of its request besides the caller: for history, ETags and safe retries. */
 export type Write = { requestId: string; ifMatch?: string; idempotency?: KeyedRequest };
 
-type ReservationRow = Hold & {
-  id: number;
-  user_id: number;
-  status: ReservationStatus;
-  created_at: Date;
-  updated_at: Date;
-  confirmed_at: Date | null;
-  version: number;
-};
+/** The columns of a reservation the rules read. */
+type ReservationRow = Hold & { id: number; user_id: number; status: ReservationStatus; version: number };
 
 /** A reservation as responses show it, with the ETag of its version. */
 export type Versioned = { reservation: Reservation; etag: string };
 
-const toReservation = (row: ReservationRow): Reservation => ({
-  id: row.id,
-  user_id: row.user_id,
-  start_at: row.start_at.toISOString(),
-  end_at: row.end_at.toISOString(),
-  headcount: row.headcount,
-  status: row.status,
-  created_at: row.created_at.toISOString(),
-  updated_at: row.updated_at.toISOString(),
-  confirmed_at: row.confirmed_at?.toISOString() ?? null,
-});
+/**
+ * The reservation as the API shows it and its ETag, as named columns of a statement: built by the database
+ * (`reservation_json`, `reservation_etag`), the one builder for responses, stored outcomes and events alike.
+ * `row` is a whole `reservations` row; NULL when there is none.
+ */
+const shown = (sql: Sql | Tx, row: postgres.Fragment) =>
+  sql`reservation_json(${row}) AS body, reservation_etag(${row}) AS etag`;
 
-const versioned = (row: ReservationRow): Versioned => ({ reservation: toReservation(row), etag: etagOf(row) });
+type Shown = { body: Reservation | null; etag: string | null };
+
+const versioned = ({ body, etag }: Shown): Versioned => ({ reservation: body!, etag: etag! });
 
 const notFound = () => new AppError("NOT_FOUND", "No such reservation");
 const notPending = (detail: string) => new AppError("RESERVATION_NOT_PENDING", detail);
 
 /** A customer only ever sees their own reservations: another's is "not found", never "forbidden". */
-function assertVisible(user: User, row: ReservationRow | undefined): asserts row is ReservationRow {
+function assertVisible<T extends { user_id: number }>(user: User, row: T | undefined): asserts row is T {
   if (!row || !(user.is_admin || row.user_id === user.id)) throw notFound();
 }
 
-/** The INSERT storing the outcome of a keyed write, for its transaction; a reservation body gets its version's ETag. */
-function storedOutcome(tx: Tx, key: KeyedRequest | undefined, now: Date, status: number, row?: ReservationRow) {
-  if (!key) return undefined;
-  const body = row ? tx`${tx.json(toReservation(row))}::jsonb` : tx`NULL::jsonb`;
-  const headers = row ? { "Content-Type": "application/json", ETag: etagOf(row) } : {};
-  return outcomeInsert(tx, key, now, { status, headers: tx`${tx.json(headers)}::jsonb`, body });
+/**
+ * The INSERT storing the outcome of a keyed write of a reservation, built from `rows` (a relation whose `row` column is
+ * the reservation after the write, as for `eventInsert`): its body and ETag are the response's. With `status` 204, no
+ * body.
+ */
+function reservationOutcome(tx: Tx | Sql, key: KeyedRequest, now: Date, status: number, rows: postgres.Fragment) {
+  const withBody = status !== 204;
+  return outcomeInsert(tx, key, now, {
+    status,
+    headers: withBody
+      ? tx`jsonb_build_object('Content-Type', 'application/json', 'ETag', reservation_etag(c.row))`
+      : tx`'{}'::jsonb`,
+    body: withBody ? tx`reservation_json(c.row)::jsonb` : tx`NULL::jsonb`,
+    from: tx`FROM ${rows} c`,
+  });
 }
 
-/** The statement of a stored outcome, if there is one, for a batch. */
-const outcomeStatements = (tx: Tx, outcome: postgres.Fragment | undefined) => outcome ? [tx`${outcome}`] : [];
+/** `, outcome AS (…)` for a keyed write; nothing without a key. */
+const outcomeCte = (tx: Tx | Sql, key: KeyedRequest | undefined, now: Date, status: number, rows: postgres.Fragment) =>
+  key ? tx`, outcome AS (${reservationOutcome(tx, key, now, status, rows)})` : tx``;
+
+/** The fullest slot a statement read, as its named columns `fullest_start` and `fullest_confirmed` give it. */
+type FullestColumns = { fullest_start: Date | null; fullest_confirmed: number | null };
+const fullestOf = ({ fullest_start, fullest_confirmed }: FullestColumns): FullestSlot | undefined =>
+  fullest_start ? { slot_start: fullest_start, confirmed: fullest_confirmed! } : undefined;
 
 /**
- * Requests a reservation, in one statement: the caller's row is locked so the pending cap holds under concurrent
+ * Requests a reservation, in one statement: the owner's row is locked so the pending cap holds under concurrent
  * requests, and the reservation is inserted only when the cap, the remaining capacity and the Idempotency-Key
  * (if any) allow it; its `created` event and stored outcome go in with it.
  */
@@ -83,28 +80,8 @@ export async function createReservation(deps: ServiceDeps, caller: Caller, booki
   const user = await caller.user;
   assertBookingOpen(booking.start_at, user, now, config.BOOKING_LEAD_DAYS);
   const key = write.idempotency;
-  // The outcome's body is the new reservation with the id the database assigns.
-  const template = toReservation({
-    ...booking,
-    id: 0,
-    user_id: user.id,
-    status: "pending",
-    created_at: now,
-    updated_at: now,
-    confirmed_at: null,
-    version: 1,
-  });
-  const outcome = key
-    ? sql`, outcome AS (${
-      outcomeInsert(sql, key, now, {
-        status: 201,
-        headers: sql`jsonb_build_object('Content-Type', 'application/json', 'ETag', ${etagSql(sql, "created")})`,
-        body: sql`jsonb_set(${sql.json(template)}::jsonb, '{id}', to_jsonb(created.id))`,
-        from: sql`FROM created`,
-      })
-    })`
-    : sql``;
-  const [row] = await sql<(ReservationRow & CreateVerdict)[]>`
+  const iso = (instant: Date) => instant.toISOString();
+  const [row] = await sql<(Shown & CreateVerdict)[]>`
     WITH owner AS MATERIALIZED (
       SELECT id, pending_count FROM users WHERE id = ${user.id} FOR NO KEY UPDATE
     ), key AS MATERIALIZED (
@@ -115,7 +92,7 @@ export async function createReservation(deps: ServiceDeps, caller: Caller, booki
       WHERE key.free
         AND (${user.is_admin} OR owner.pending_count < ${config.MAX_PENDING_PER_USER})
         AND ${booking.headcount} <= ${config.MAX_CONCURRENT_EXAMINEES} - coalesce((SELECT confirmed FROM fullest), 0)
-      RETURNING *
+      RETURNING reservations AS row
     ), event AS (${
     eventInsert(sql, {
       action: "created",
@@ -123,39 +100,30 @@ export async function createReservation(deps: ServiceDeps, caller: Caller, booki
       actorId: user.id,
       requestId: write.requestId,
       changes: {
-        start_at: [null, template.start_at],
-        end_at: [null, template.end_at],
+        start_at: [null, iso(booking.start_at)],
+        end_at: [null, iso(booking.end_at)],
         headcount: [null, booking.headcount],
       },
-    }, sql`FROM created r`)
-  })${outcome}
-    SELECT created.*, owner.id IS NOT NULL AS owner_exists, owner.pending_count, key.free AS key_free,
-      fullest.slot_start AS fullest_start, fullest.confirmed AS fullest_confirmed
+    }, sql`created`)
+  })${outcomeCte(sql, key, now, 201, sql`created`)}
+    SELECT ${shown(sql, sql`created.row`)}, owner.id IS NOT NULL AS owner_exists, owner.pending_count,
+      key.free AS key_free, fullest.slot_start AS fullest_start, fullest.confirmed AS fullest_confirmed
     FROM key LEFT JOIN owner ON true LEFT JOIN fullest ON true LEFT JOIN created ON true`.catch(keyTaken);
   if (!row.owner_exists) throw new AppError("UNAUTHENTICATED", "The user no longer exists");
   if (!row.key_free) throw keyInUse();
-  if (row.id === null) {
+  if (row.body === null) {
     if (!user.is_admin && row.pending_count >= config.MAX_PENDING_PER_USER) {
       throw new AppError(
         "TOO_MANY_PENDING",
         `You already hold ${config.MAX_PENDING_PER_USER} pending reservations: wait for a confirmation or delete one`,
       );
     }
-    const fullest = row.fullest_start
-      ? { slot_start: row.fullest_start, confirmed: row.fullest_confirmed! }
-      : undefined;
-    assertFits(config, booking, fullest);
+    assertFits(config, booking, fullestOf(row));
   }
   return versioned(row);
 }
 
-type CreateVerdict = {
-  owner_exists: boolean;
-  pending_count: number;
-  key_free: boolean;
-  fullest_start: Date | null;
-  fullest_confirmed: number | null;
-};
+type CreateVerdict = FullestColumns & { owner_exists: boolean; pending_count: number; key_free: boolean };
 
 /** Newest first; a customer's `user_id` filter is replaced by their own id. The total comes in the same statement. */
 export async function listReservations({ sql }: ServiceDeps, caller: Caller, filters: ReservationFilters, page: Page) {
@@ -167,100 +135,131 @@ export async function listReservations({ sql }: ServiceDeps, caller: Caller, fil
     ? sql`AND tstzrange(start_at, end_at) && tstzrange(${from}::timestamptz, ${to}::timestamptz)`
     : sql``;
   const matching = sql`
-    SELECT * FROM reservations
+    SELECT r AS row, r.id, r.created_at FROM reservations r
     WHERE (user_id = ${caller.id} OR ${isAdmin})
     ${user_id === undefined ? sql`` : sql`AND (user_id = ${user_id} OR NOT ${isAdmin})`}
     ${status ? sql`AND status = ${status}` : sql``}
     ${overlapping}`;
+  const order = sql`ORDER BY created_at DESC, id DESC`;
   const [, rows] = await Promise.all([
     caller.user,
-    sql<(ReservationRow & { total: number })[]>`${
-      withTotal(sql, matching, sql`ORDER BY created_at DESC, id DESC`, page)
+    sql<(Shown & { id: number | null; total: number })[]>`${
+      withTotal(sql, matching, order, page, sql`p.id, ${shown(sql, sql`p.row`)}`)
     }`,
   ]);
-  return { count: rows[0].total, reservations: rows.filter((row) => row.id !== null).map(toReservation) };
+  return { count: rows[0].total, reservations: rows.filter((row) => row.id !== null).map((row) => row.body!) };
 }
 
 /** The caller's row and the reservation are read alongside each other. */
 export async function getReservation({ sql }: ServiceDeps, caller: Caller, id: number): Promise<Versioned> {
   const [user, [row]] = await Promise.all([
     caller.user,
-    sql<ReservationRow[]>`SELECT * FROM reservations WHERE id = ${id}`,
+    sql<(Shown & { user_id: number })[]>`SELECT r.user_id, ${
+      shown(sql, sql`r`)
+    } FROM reservations r WHERE r.id = ${id}`,
   ]);
   assertVisible(user, row);
   return versioned(row);
 }
 
-type Change<T> = {
-  /**
-   * The statements of the change, unsent, in order. The first runs `lock` (a statement, or a CTE everything else waits
-   * on), which locks the reservation and aborts the transaction if it moved since it was read.
-   */
-  statements: (tx: Tx, lock: postgres.Fragment) => PromiseLike<unknown>[];
-  /** Judges their answers, in the same order, once they are in (throw to roll back), and gives the result. */
-  finish: (results: unknown[]) => T;
+/** The reservation a change judges: its columns, its ETag, and (for a claim of its own window) the fullest slot. */
+type Seen = ReservationRow & { etag: string; fullest: FullestSlot | undefined };
+type SeenRow = ReservationRow & FullestColumns & { etag: string };
+
+const seenOf = (row: SeenRow): Seen => ({ ...row, fullest: fullestOf(row) });
+
+/** What every change statement answers besides its own columns: see `changeHead`. */
+type Verdict = { key_free: boolean; found_version: number | null };
+
+/**
+ * One change of a reservation the rules let through, as a single statement after `changeHead`, and what to make of
+ * its answer (throw to roll the transaction back).
+ */
+type Change<A extends Verdict, T> = {
+  statement: (tx: Tx, head: postgres.Fragment) => postgres.PendingQuery<A[]>;
+  result: (answer: A) => T;
 };
 
-/** The reservation as a change sees it; with a claim of its own window, that window's fullest slot too. */
-type Seen = ReservationRow & { fullest: FullestSlot | undefined };
-type SeenRow = ReservationRow & { fullest_start: Date | null; fullest_confirmed: number | null };
+/**
+ * The CTEs every change statement starts with: `key` (the Idempotency-Key claimed for this transaction, if any),
+ * `locked` (the reservation, `SELECT … FOR UPDATE`) and `target`, the reservation's id only while it is still at the
+ * version the rules were judged on and the key is free: every write of the change goes through `target`, so a stale
+ * judgement applies nothing. `verdict` is the select list that says which.
+ */
+function changeHead(tx: Tx, id: number, version: number, key: KeyedRequest | undefined) {
+  return tx`
+    key AS MATERIALIZED (SELECT ${key ? lockKey(tx, key) : tx`true`} AS free),
+    locked AS MATERIALIZED (SELECT r.version FROM reservations r WHERE r.id = ${id} FOR UPDATE),
+    target AS (SELECT ${id}::int AS id FROM locked, key WHERE locked.version = ${version} AND key.free)`;
+}
 
-const seenOf = ({ fullest_start, fullest_confirmed, ...row }: SeenRow): Seen => ({
-  ...row,
-  fullest: fullest_start ? { slot_start: fullest_start, confirmed: fullest_confirmed! } : undefined,
-});
+const verdict = (tx: Tx) => tx`key.free AS key_free, (SELECT version FROM locked) AS found_version`;
+
+/** The reservation moved between the read the rules judged and its lock: judge it again. */
+class Moved extends Error {}
 
 /**
  * One change of one reservation in one transaction, in four round trips: the reservation is read with the caller's
- * user in one statement, then BEGIN, every statement of the change as one pipelined batch that starts by re-locking
- * the row and (with a key) claiming the Idempotency-Key, and COMMIT. The rules are judged on the read, so a refusal
- * costs no transaction. A row that moved between the read and the lock (its version changed:
- * `lock_reservation_version` aborts the batch before any of it applies) is changed again in a transaction whose read
- * is the lock, so contention costs one round trip more and never starves. A change that `claimsOwnWindow` (a
- * confirmation) has its window's fullest slot read there too. Nothing is awaited inside a transaction but its own
- * statements, so a busy pool (or PGlite's one connection) cannot deadlock.
+ * user in one statement and the rules judge it there, so a refusal costs no transaction; then BEGIN, the change as one
+ * statement, COMMIT. The statement locks the reservation and writes only if it is still at the version judged; if it
+ * moved in between, the rules judge it again in a transaction whose first statement locks it, so contention costs
+ * round trips, never a lost update. A change that `claimsOwnWindow` (a confirmation) has its window's fullest slot
+ * read too: a headcount that does not fit even there is refused at once. The counters follow at COMMIT (the database
+ * keeps them, migrations/definitions/20_capacity.sql); a claim that does not fit fails it, answered as
+ * CAPACITY_EXCEEDED. Nothing is awaited inside a transaction but its own statements, so a busy pool (or PGlite's one
+ * connection) cannot deadlock.
  */
-async function changeReservation<T>(
-  { sql }: ServiceDeps,
+async function changeReservation<A extends Verdict, T>(
+  { sql, config }: ServiceDeps,
   caller: Caller,
   id: number,
   write: Write,
-  plan: (current: Seen, user: User) => Change<T>,
+  plan: (current: Seen, user: User) => Change<A, T>,
   { claimsOwnWindow = false } = {},
 ): Promise<T> {
-  // Built for the connection that sends it: the first read on the pool, the fallback's in its transaction.
-  const fullest = (q: Sql | Tx) =>
-    claimsOwnWindow
+  // Built for the connection that sends it: the first read on the pool, the second in its transaction.
+  const seen = (q: Sql | Tx) => {
+    const fullest = claimsOwnWindow
       ? q`LEFT JOIN LATERAL (${fullestSlot(q, { start_at: q`r.start_at`, end_at: q`r.end_at` })}) f ON true`
       : q`LEFT JOIN (SELECT NULL::timestamptz AS slot_start, NULL::int AS confirmed) f ON true`;
+    return q`r.*, reservation_etag(r) AS etag, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
+      FROM reservations r ${fullest}`;
+  };
   const [read] = await sql<(SeenRow & { caller: UserJson | null })[]>`
-    SELECT ${caller.userQuery(sql)} AS caller, r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
-    FROM (SELECT) one LEFT JOIN reservations r ON r.id = ${id} ${fullest(sql)}`;
+    SELECT ${caller.userQuery(sql)} AS caller, seen.* FROM (SELECT) one LEFT JOIN LATERAL (
+      SELECT ${seen(sql)} WHERE r.id = ${id}
+    ) seen ON true`;
   const user = await caller.settle(read.caller);
-  const planned = (current: SeenRow | undefined) => {
+  const judge = (current: SeenRow | undefined) => {
     assertVisible(user, current);
-    assertIfMatch(write.ifMatch, current);
-    return plan(seenOf(current), user);
+    assertIfMatch(write.ifMatch, current.etag);
+    return { change: plan(seenOf(current), user), version: current.version };
   };
-  const run = async (tx: Tx, change: Change<T>, lock: postgres.Fragment) => {
-    const key = write.idempotency && tx<{ free: boolean }[]>`SELECT ${lockKey(tx, write.idempotency)} AS free`;
-    const [keyed, ...results] = await Promise.all([key || [{ free: true }], ...change.statements(tx, lock)]);
-    if (!keyed[0].free) throw keyInUse();
-    return change.finish(results);
+  const apply = async (tx: Tx, { change, version }: ReturnType<typeof judge>) => {
+    const [answer] = await change.statement(tx, changeHead(tx, id, version, write.idempotency));
+    if (!answer.key_free) throw keyInUse();
+    if (answer.found_version !== version) throw new Moved();
+    return change.result(answer);
   };
-  const seen = read.id === null ? undefined : read;
-  const change = planned(seen);
+  const inTransaction = (body: (tx: Tx) => Promise<T>) =>
+    (sql.begin(body) as Promise<T>).catch((error) => {
+      keyTaken(error);
+    });
+  // Judged on the read, before any transaction opens; again on the locked row if it moved meanwhile.
+  const judged = judge(read.id === null ? undefined : read);
+  const relocked = () =>
+    inTransaction(async (tx) => {
+      const [current] = await tx<SeenRow[]>`SELECT ${seen(tx)} WHERE r.id = ${id} FOR UPDATE OF r`;
+      return await apply(tx, judge(current));
+    });
   try {
-    return await sql.begin((tx) => run(tx, change, tx`SELECT lock_reservation_version(${id}, ${seen!.version})`)) as T;
+    return await inTransaction((tx) => apply(tx, judged)).catch((error) => {
+      if (error instanceof Moved) return relocked();
+      throw error;
+    });
   } catch (error) {
-    if (!isSerializationFailure(error)) keyTaken(error);
+    throw capacityRefusal(config, error);
   }
-  return await sql.begin(async (tx) => {
-    const [current] = await tx<SeenRow[]>`
-      SELECT r.*, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
-      FROM reservations r ${fullest(tx)} WHERE r.id = ${id} FOR UPDATE OF r`;
-    return await run(tx, planned(current), tx`SELECT`);
-  }).catch(keyTaken) as T;
 }
 
 /** `{ field: [old, new] }` for every field of the booking that changes. */
@@ -272,9 +271,24 @@ function changesOf(current: Hold, next: Hold): Changes {
   );
 }
 
+/** The event of a change made by `user`, for `eventInsert`. */
+const eventOf = (
+  user: User,
+  write: Write,
+  now: Date,
+  action: "changed" | "confirmed" | "deleted",
+  changes?: Changes,
+) => ({
+  action,
+  at: now,
+  actorId: user.id,
+  requestId: write.requestId,
+  changes,
+});
+
 /**
- * Validated as the resulting reservation. A pending one is checked against the counters; a confirmed one (admins
- * only) has its capacity moved under the slot locks, or nothing changes.
+ * Validated as the resulting reservation. A pending one must fit the remaining capacity of its new window; a confirmed
+ * one (admins only) has its capacity moved by the database at COMMIT, or nothing changes.
  */
 export function updateReservation(
   deps: ServiceDeps,
@@ -298,120 +312,79 @@ export function updateReservation(
     for (const startAt of [current.start_at, next.start_at]) {
       assertBookingOpen(startAt, user, now, config.BOOKING_LEAD_DAYS);
     }
-    const row = { ...current, ...next, updated_at: now, version: current.version + 1 };
-    const capacity = (tx: Tx) =>
-      current.status === "pending"
-        ? [fullestSlot(tx, next)]
-        : capacityShift(tx, config, { release: current, claim: next });
+    const event = eventOf(user, write, now, "changed", changesOf(current, next));
     return {
-      statements: (tx, lock) => [
-        tx`${lock}`,
-        tx`
-          UPDATE reservations
-          SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount},
-            updated_at = ${now}, version = ${row.version}
-          WHERE id = ${id}`,
-        eventInsert(
-          tx,
-          {
-            action: "changed",
-            at: now,
-            actorId: user.id,
-            requestId: write.requestId,
-            changes: changesOf(current, next),
-          },
-          knownReservation(tx, current),
-        ),
-        ...outcomeStatements(tx, storedOutcome(tx, write.idempotency, now, 200, row)),
-        ...capacity(tx),
-      ],
-      finish: (results) => {
-        // The answer of the last statement: the fullest slot, or the shifted counters.
-        const answer = results.at(-1) as never[];
-        if (current.status === "pending") assertFits(config, next, answer[0]);
-        else assertShifted(config, next, answer);
-        return versioned(row);
+      statement: (tx, head) =>
+        tx<(Shown & FullestColumns & Verdict)[]>`
+          WITH ${head}, changed AS (
+            UPDATE reservations r
+            SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount},
+              updated_at = ${now}, version = r.version + 1
+            FROM target WHERE r.id = target.id
+            RETURNING r AS row
+          ), event AS (${eventInsert(tx, event, tx`changed`)}),
+          fullest AS (${fullestSlot(tx, next)})${outcomeCte(tx, write.idempotency, now, 200, tx`changed`)}
+          SELECT ${verdict(tx)}, ${shown(tx, tx`changed.row`)},
+            fullest.slot_start AS fullest_start, fullest.confirmed AS fullest_confirmed
+          FROM key LEFT JOIN changed ON true LEFT JOIN fullest ON true`,
+      result: (answer) => {
+        // A pending request is refused up front when it does not fit; a confirmed one is judged at COMMIT.
+        if (current.status === "pending") assertFits(config, next, fullestOf(answer));
+        return versioned(answer);
       },
     };
   });
 }
 
-/** Deleting a confirmed reservation (admins only) releases its slots in the same transaction. */
+/** Deleting a confirmed reservation (admins only) releases its slots at COMMIT. */
 export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write) {
-  const { config, clock } = deps;
-  const now = clock();
+  const now = deps.clock();
   await changeReservation(deps, caller, id, write, (current, user) => {
     if (!user.is_admin && current.status !== "pending") {
       throw notPending("A confirmed reservation can only be deleted by an admin");
     }
     return {
-      statements: (tx, lock) => [
-        tx`${lock}`,
-        eventInsert(
-          tx,
-          { action: "deleted", at: now, actorId: user.id, requestId: write.requestId },
-          knownReservation(tx, current),
-        ),
-        tx`DELETE FROM reservations WHERE id = ${id}`,
-        ...(current.status === "confirmed" ? capacityShift(tx, config, { release: current }) : []),
-        ...outcomeStatements(tx, storedOutcome(tx, write.idempotency, now, 204)),
-      ],
-      finish: () => undefined,
+      statement: (tx, head) =>
+        tx<Verdict[]>`
+          WITH ${head}, deleted AS (
+            DELETE FROM reservations r USING target WHERE r.id = target.id
+            RETURNING r AS row
+          ), event AS (${eventInsert(tx, eventOf(user, write, now, "deleted"), tx`deleted`)})${
+          outcomeCte(tx, write.idempotency, now, 204, tx`deleted`)
+        }
+          SELECT ${verdict(tx)} FROM key`,
+      result: () => undefined,
     };
   });
 }
 
 /**
  * Confirms a pending reservation whose headcount fits, in one statement: the reservation is locked, confirmed and its
- * event recorded. Its window's slot counters, the contended rows, are claimed at COMMIT by the database (migration
- * 0006), so they are held for as long as a commit takes; a claim that does not fit fails the COMMIT. One that does not
- * fit even on the read is refused there, without a transaction.
+ * event recorded. Its window's slot counters, the contended rows, are claimed at COMMIT by the database, so they are
+ * held for as long as a commit takes; a claim that does not fit fails the COMMIT. One that does not fit even on the
+ * read is refused there, without a transaction.
  */
-export async function confirmReservation(
-  deps: ServiceDeps,
-  caller: Caller,
-  id: number,
-  write: Write,
-): Promise<Versioned> {
+export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number, write: Write): Promise<Versioned> {
   const { config, clock } = deps;
   const now = clock();
-  const confirmation = changeReservation(deps, caller, id, write, (current, user) => {
+  return changeReservation(deps, caller, id, write, (current, user) => {
     if (current.status !== "pending") throw notPending("Only a pending reservation can be confirmed");
     assertBookingOpen(current.start_at, user, now, config.BOOKING_LEAD_DAYS);
     assertFits(config, current, current.fullest);
-    const row: ReservationRow = {
-      ...current,
-      status: "confirmed",
-      confirmed_at: now,
-      updated_at: now,
-      version: current.version + 1,
-    };
+    const event = eventOf(user, write, now, "confirmed", { status: ["pending", "confirmed"] });
     return {
-      statements: (tx, lock) => {
-        const outcome = storedOutcome(tx, write.idempotency, now, 200, row);
-        return [tx`
-          WITH locked AS MATERIALIZED (${lock}),
-          confirmed AS (
-            UPDATE reservations
-            SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = ${row.version}
-            FROM locked WHERE id = ${id}
-            RETURNING id, user_id
-          ),
-          event AS (${
-          eventInsert(tx, {
-            action: "confirmed",
-            at: now,
-            actorId: user.id,
-            requestId: write.requestId,
-            changes: { status: ["pending", "confirmed"] },
-          }, tx`FROM confirmed r`)
-        })${outcome ? tx`, outcome AS (${outcome})` : tx``}
-          SELECT ${commitClaimLimits(tx, config)} FROM confirmed`];
-      },
-      finish: () => versioned(row),
+      statement: (tx, head) =>
+        tx<(Shown & Verdict)[]>`
+          WITH ${head}, confirmed AS (
+            UPDATE reservations r
+            SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = r.version + 1
+            FROM target WHERE r.id = target.id
+            RETURNING r AS row
+          ), event AS (${eventInsert(tx, event, tx`confirmed`)})${
+          outcomeCte(tx, write.idempotency, now, 200, tx`confirmed`)
+        }
+          SELECT ${verdict(tx)}, ${shown(tx, tx`confirmed.row`)} FROM key LEFT JOIN confirmed ON true`,
+      result: versioned,
     };
   }, { claimsOwnWindow: true });
-  return await confirmation.catch((error) => {
-    throw commitClaimRefusal(config, error);
-  });
 }

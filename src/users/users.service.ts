@@ -6,7 +6,6 @@ import type { Caller, User } from "../auth/auth.schemas.ts";
 import { findUserById, toUser, userColumns, type UserRow } from "../auth/auth.service.ts";
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
-import { releaseUserCapacity } from "../reservations/capacity.ts";
 import { eventInsert } from "../reservations/history.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
 import type { Registration } from "./users.schemas.ts";
@@ -89,9 +88,9 @@ export async function getUser(deps: UsersDeps, caller: Caller, id: number): Prom
   return found;
 }
 
-/** Deletes a user with their reservations, giving their confirmed capacity back in the same transaction. */
+/** Deletes a user with their reservations; the database gives their confirmed capacity back at COMMIT. */
 export async function deleteUser(
-  { sql, config, clock }: UsersDeps,
+  { sql, clock }: UsersDeps,
   caller: Caller,
   id: number,
   write: { requestId: string },
@@ -103,9 +102,8 @@ export async function deleteUser(
     await tx`SELECT id FROM reservations WHERE user_id = ${id} ORDER BY id FOR UPDATE`;
     const [user] = await tx`SELECT id FROM users WHERE id = ${id} FOR UPDATE`;
     if (!user) return false;
-    await releaseUserCapacity(tx, config, id);
     const released = { action: "released", at: clock(), actorId: actor.id, requestId: write.requestId } as const;
-    await tx`${eventInsert(tx, released, tx`FROM reservations r WHERE r.user_id = ${id}`)}`;
+    await tx`${eventInsert(tx, released, tx`(SELECT r AS row FROM reservations r WHERE r.user_id = ${id})`)}`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return true;
   });

@@ -3,6 +3,7 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import { type Cache, MemoryCache, UpstashCache } from "../../src/platform/cache.ts";
 import { openDatabase, type Sql } from "../../src/platform/db.ts";
 import { migrate } from "../../src/platform/migrate.ts";
+import { storeCapacityLimits } from "../../src/reservations/capacity.ts";
 import { silentLogger } from "../../src/platform/logger.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createUser } from "../../src/users/users.service.ts";
@@ -76,6 +77,7 @@ export async function createTestContext(
   });
   const database = await openDatabase(config);
   await migrate(database.sql);
+  await storeCapacityLimits(database.sql, config);
   const app = createApp({ config, sql: database.sql, cache, clock: clock.read, logger: silentLogger });
 
   async function request(

@@ -1,6 +1,6 @@
-import { apiBase } from "../app.ts";
+import { apiBase } from "../../src/app.ts";
 
-// The walk through the API that infra/postman_collection.json takes; src/tasks/postman.ts turns it into requests.
+// The walk through the API that infra/postman_collection.json takes; tools/postman/collection.ts turns it into requests.
 
 /** Who sends a request: nobody signed in, the customer of this run, or the admin. */
 export type Caller = "anyone" | "customer" | "admin";

@@ -1,5 +1,5 @@
-import { openApiDocument } from "./openapi-document.ts";
-import { type Caller, check, type Step, tour } from "./postman-tour.ts";
+import { openApiDocument } from "../../src/tasks/openapi-document.ts";
+import { type Caller, check, type Step, tour } from "./tour.ts";
 
 export const collectionPath = new URL("../../infra/postman_collection.json", import.meta.url);
 
@@ -129,7 +129,7 @@ function untoured(spec: Json): string[] {
 export function collectionFor(spec: Json): Json {
   const missing = untoured(spec);
   if (missing.length > 0) {
-    throw new Error(`postman tour: add a step to src/tasks/postman-tour.ts for ${missing.join(", ")}`);
+    throw new Error(`postman tour: add a step to tools/postman/tour.ts for ${missing.join(", ")}`);
   }
   return {
     info: {

@@ -1,0 +1,188 @@
+-- The counters every capacity rule reads follow from the reservations table, whoever writes it (the service, a task,
+-- psql): the confirmed headcount of every slot (slot_usage.confirmed) and the pending reservations of every user
+-- (users.pending_count). Two triggers keep them:
+--   reservations_note_counters (at each change) notes, for the transaction, which slots and users its changes touch;
+--   reservations_keep_counters (deferred to COMMIT) applies each change, slots in slot order then users. When the
+--   transaction made several changes, its first firing locks everything they touch first, slots in slot order then
+--   users in id order: one global order whatever the order of the changes, so no two transactions deadlock. A claim that does not fit fails the COMMIT, and with it the transaction, with a
+--   check_violation of slot_usage_within_capacity whose DETAIL names the fullest slot that refused, as JSON.
+-- Why at COMMIT: on a hot window every confirmation waits for the one before it to release the window's counter rows;
+-- changed by a statement they would stay locked across the round trip to the COMMIT, changed at COMMIT they are held
+-- for as long as the commit takes.
+
+-- The limits: capacity_settings, which the service fills from its configuration at start-up; else the defaults.
+-- PL/pgSQL, whose plan is kept for the session: a SQL function that PostgreSQL cannot inline is planned on every call.
+CREATE OR REPLACE FUNCTION capacity_limits(OUT capacity integer, OUT slot_minutes integer)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  SELECT coalesce(s.capacity, 50000), coalesce(s.slot_minutes, 60) INTO capacity, slot_minutes
+  FROM (SELECT) one LEFT JOIN capacity_settings s ON true;
+END $$;
+
+-- The service's configuration, stored at start-up. The slots cannot be cut anew under confirmed examinees: their
+-- counters were kept in the old slots.
+CREATE OR REPLACE FUNCTION store_capacity_limits(new_capacity integer, new_slot_minutes integer) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  stored integer := (SELECT slot_minutes FROM capacity_settings);
+BEGIN
+  IF stored <> new_slot_minutes AND EXISTS (SELECT FROM slot_usage WHERE confirmed > 0) THEN
+    RAISE EXCEPTION 'SLOT_MINUTES is %, but this database counts its confirmed examinees in slots of % minutes',
+      new_slot_minutes, stored
+      USING ERRCODE = 'invalid_parameter_value', HINT = format('set SLOT_MINUTES=%s', stored);
+  END IF;
+  INSERT INTO capacity_settings (capacity, slot_minutes) VALUES (new_capacity, new_slot_minutes)
+  ON CONFLICT (only_row) DO UPDATE SET capacity = excluded.capacity, slot_minutes = excluded.slot_minutes
+  WHERE (capacity_settings.capacity, capacity_settings.slot_minutes) IS DISTINCT FROM (excluded.capacity, excluded.slot_minutes);
+END $$;
+
+-- Whether a change (NULL before an insert, NULL after a delete) changes a counter: the headcount a confirmed
+-- reservation holds in the slots of its window, or the place a pending one takes in its owner's count.
+CREATE OR REPLACE FUNCTION changes_counters(was reservations, now reservations) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT coalesce(
+    (was.status = 'confirmed' OR now.status = 'confirmed')
+      AND (was.status, was.start_at, was.end_at, was.headcount)
+        IS DISTINCT FROM (now.status, now.start_at, now.end_at, now.headcount)
+    OR (was.status = 'pending' OR now.status = 'pending') AND (was.status, was.user_id) IS DISTINCT FROM (now.status, now.user_id),
+    false)
+$$;
+
+-- The window a confirmed reservation holds; none otherwise.
+CREATE OR REPLACE FUNCTION held_window(r reservations) RETURNS tstzmultirange
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN r.status = 'confirmed' THEN tstzmultirange(tstzrange(r.start_at, r.end_at)) ELSE '{}' END
+$$;
+
+-- The changes this transaction made so far that touch a counter, and the slots and users they touch, kept in
+-- transaction-local settings: they roll back with the changes (savepoints included), no other session sees them, and
+-- no table is written to keep them.
+CREATE OR REPLACE FUNCTION note_counter_change() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  changes integer := coalesce(nullif(current_setting('exam_slots.noted_changes', true), ''), '0')::integer;
+  windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
+  owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
+BEGIN
+  IF NOT changes_counters(OLD, NEW) THEN
+    RETURN NULL;
+  END IF;
+  windows := windows + coalesce(held_window(OLD), '{}') + coalesce(held_window(NEW), '{}');
+  IF OLD.status = 'pending' AND NOT OLD.user_id = ANY (owners) THEN
+    owners := owners || OLD.user_id;
+  END IF;
+  IF NEW.status = 'pending' AND NOT NEW.user_id = ANY (owners) THEN
+    owners := owners || NEW.user_id;
+  END IF;
+  PERFORM set_config('exam_slots.noted_changes', (changes + 1)::text, true),
+    set_config('exam_slots.noted_windows', windows::text, true),
+    set_config('exam_slots.noted_owners', owners::text, true);
+  RETURN NULL;
+END $$;
+
+-- Locks every counter the changes noted so far touch: missing slot rows are created, then the slots are locked in
+-- slot order, then the users in id order. The notes are cleared, so later firings of the transaction find nothing to
+-- lock; each then applies its own change.
+CREATE OR REPLACE FUNCTION lock_noted_counters(slot_capacity integer, step interval) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
+  owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
+BEGIN
+  PERFORM set_config('exam_slots.noted_changes', '', true),
+    set_config('exam_slots.noted_windows', '', true),
+    set_config('exam_slots.noted_owners', '', true);
+  -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
+  INSERT INTO slot_usage (slot_start, capacity)
+  SELECT s, slot_capacity FROM unnest(windows) w, generate_series(lower(w), upper(w) - step, step) s
+  WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
+  ORDER BY s
+  ON CONFLICT DO NOTHING;
+  PERFORM FROM unnest(windows) w JOIN slot_usage u ON u.slot_start >= lower(w) AND u.slot_start < upper(w)
+  ORDER BY u.slot_start
+  FOR UPDATE OF u;
+  PERFORM FROM users WHERE id = ANY (owners) ORDER BY id FOR NO KEY UPDATE;
+END $$;
+
+-- How much a change adds to the confirmed count of one slot (negative: it gives back).
+CREATE OR REPLACE FUNCTION slot_delta(slot timestamptz, was reservations, now reservations) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN now.status = 'confirmed' AND slot >= now.start_at AND slot < now.end_at THEN now.headcount ELSE 0 END
+    - CASE WHEN was.status = 'confirmed' AND slot >= was.start_at AND slot < was.end_at THEN was.headcount ELSE 0 END
+$$;
+
+-- Applies one change to the counters it touches: the slots of its old and new windows (a slot of both counts the
+-- reservation's own headcount once), locked in slot order and changed only where they keep within capacity, judged on
+-- the latest version of each row; then its owners' pending counts. A slot row's `capacity` follows the limits, so its
+-- CHECK refuses an overbooked slot whatever writes the counter; a release never raises it above what the slot holds.
+CREATE OR REPLACE FUNCTION keep_counters() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+  limits record := capacity_limits();
+  step interval := make_interval(mins => limits.slot_minutes);
+  claim boolean := coalesce(NEW.status = 'confirmed', false);
+  release boolean := coalesce(OLD.status = 'confirmed', false);
+  refused record;
+BEGIN
+  IF NOT changes_counters(OLD, NEW) THEN
+    RETURN NULL;
+  END IF;
+  -- Several changes in this transaction: all they touch is locked first, in the one global order.
+  IF current_setting('exam_slots.noted_changes', true) NOT IN ('', '1') THEN
+    PERFORM lock_noted_counters(limits.capacity, step);
+  END IF;
+
+  IF claim THEN
+    -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
+    INSERT INTO slot_usage (slot_start, capacity)
+    SELECT s, limits.capacity FROM generate_series(NEW.start_at, NEW.end_at - step, step) s
+    WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
+    ORDER BY s
+    ON CONFLICT DO NOTHING;
+  END IF;
+  IF claim OR release THEN
+    WITH locked AS MATERIALIZED (
+      SELECT u.slot_start, u.confirmed, slot_delta(u.slot_start, OLD, NEW) AS delta FROM slot_usage u
+      WHERE u.slot_start >= least(CASE WHEN release THEN OLD.start_at END, CASE WHEN claim THEN NEW.start_at END)
+        AND u.slot_start < greatest(CASE WHEN release THEN OLD.end_at END, CASE WHEN claim THEN NEW.end_at END)
+        AND slot_delta(u.slot_start, OLD, NEW) <> 0
+      ORDER BY u.slot_start
+      FOR UPDATE
+    ), applied AS (
+      UPDATE slot_usage u SET
+        confirmed = u.confirmed + l.delta,
+        capacity = CASE WHEN l.delta > 0 THEN limits.capacity ELSE greatest(limits.capacity, u.confirmed + l.delta) END
+      FROM locked l
+      WHERE u.slot_start = l.slot_start AND (l.delta < 0 OR u.confirmed + l.delta <= limits.capacity)
+      RETURNING u.slot_start
+    )
+    SELECT l.slot_start, l.confirmed INTO refused
+    FROM locked l
+    WHERE l.slot_start NOT IN (SELECT slot_start FROM applied)
+    ORDER BY l.confirmed DESC, l.slot_start
+    LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'reservation % does not fit its window', NEW.id
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'slot_usage_within_capacity', TABLE = 'slot_usage',
+          DETAIL = json_build_object(
+            'slot_start', refused.slot_start, 'confirmed', refused.confirmed, 'headcount', NEW.headcount
+          )::text;
+    END IF;
+  END IF;
+  IF OLD.status = 'pending' THEN
+    UPDATE users SET pending_count = pending_count - 1 WHERE id = OLD.user_id;
+  END IF;
+  IF NEW.status = 'pending' THEN
+    UPDATE users SET pending_count = pending_count + 1 WHERE id = NEW.user_id;
+  END IF;
+  RETURN NULL;
+END $$;
+
+DROP TRIGGER IF EXISTS reservations_note_counters ON reservations;
+CREATE TRIGGER reservations_note_counters AFTER INSERT OR UPDATE OR DELETE ON reservations
+  FOR EACH ROW EXECUTE FUNCTION note_counter_change();
+
+DROP TRIGGER IF EXISTS reservations_keep_counters ON reservations;
+CREATE CONSTRAINT TRIGGER reservations_keep_counters AFTER INSERT OR UPDATE OR DELETE ON reservations
+  DEFERRABLE INITIALLY DEFERRED
+  FOR EACH ROW EXECUTE FUNCTION keep_counters();
