@@ -17,7 +17,7 @@ import { freshDatabase, startTestServers } from "../harness/servers.ts";
 import { api } from "../harness/paths.ts";
 import { run } from "../harness/process.ts";
 import { serverArgs, serverPermissions } from "../src/tasks/start.ts";
-import { serverLockPath, serverLockText } from "../src/tasks/server-lock.ts";
+import { serverLockPath, serverLockText } from "../tools/server-lock.ts";
 
 const admin = { ADMIN_EMAIL: "boss@example.test", ADMIN_PASSWORD: "boss-password-1" };
 

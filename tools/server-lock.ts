@@ -3,9 +3,9 @@
 // `deno task start` runs with this one: the test, bench and tooling packages (`scopes`) stay out of node_modules/.
 import { fileURLToPath } from "node:url";
 
-export const serverLockPath = new URL("../../deno.server.lock", import.meta.url);
-const lockPath = new URL("../../deno.lock", import.meta.url);
-const configPath = new URL("../../deno.json", import.meta.url);
+export const serverLockPath = new URL("../deno.server.lock", import.meta.url);
+const lockPath = new URL("../deno.lock", import.meta.url);
+const configPath = new URL("../deno.json", import.meta.url);
 
 type Lock = {
   version: string;
