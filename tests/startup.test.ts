@@ -194,6 +194,14 @@ Deno.test("start-up – an unusable DATA_DIR is one line naming it and what to d
       new RegExp(`^DATA_DIR=${foreign} holds other files \\(todo.txt\\) and no database: point DATA_DIR at a new`),
     );
     assertEquals([...Deno.readDirSync(foreign)].map((entry) => entry.name), ["todo.txt"], "the folder is untouched");
+    assertOneLine(await start(`${dir}/a,b`), /^DATA_DIR=.*a,b has a comma, which Deno's permission lists cannot hold/);
+  });
+});
+
+Deno.test("start-up – a .env that cannot be read is one line, before the server runs", async () => {
+  await inTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/.env`);
+    assertOneLine(await runTaskToExit({}, dir), /^\.env cannot be read \(.*\): make it a readable file, or remove it$/);
   });
 });
 

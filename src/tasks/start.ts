@@ -44,16 +44,22 @@ function envFileNotice(path: string, added: string[], overridden: string[]): str
 }
 
 async function start(watch: boolean): Promise<never> {
-  const { env, dataDir } = await exitOnStartupError(async () => {
+  const { env, args } = await exitOnStartupError(async () => {
     const environment = Deno.env.toObject();
     const file = await readEnvFile(".env");
     const { added, overridden } = underEnvironment(environment, file ?? {});
     if (file) console.error(envFileNotice(`${Deno.cwd()}/.env`, Object.keys(added), overridden));
     const dataDir = { ...added, ...environment }.DATA_DIR || defaultDataDir;
-    serverPermissions(dataDir);
-    return { env: added, dataDir };
+    return { env: added, args: serverArgs(dataDir, { watch }) };
   });
-  const server = new Deno.Command("deno", { args: serverArgs(dataDir, { watch }), env }).spawn();
+  const server = await exitOnStartupError(() => {
+    try {
+      return new Deno.Command("deno", { args, env }).spawn();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new StartupError("`deno` is not on PATH, so the server cannot be started: add deno's folder to PATH");
+    }
+  });
   const pass = (signal: Deno.Signal) => {
     try {
       server.kill(signal);
