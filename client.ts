@@ -1,7 +1,8 @@
 /**
  * The API's client for TypeScript callers: Hono's `hc` typed by the app itself, so every path, parameter, body and
  * response (problem documents included) is checked by the compiler. The server is imported for its types only:
- * nothing of it runs in, or is bundled with, a caller.
+ * nothing of it runs in, or is bundled with, a caller. From another Deno project it is `@exam-slots/api/client`,
+ * through `links` in that project's deno.json (docs/getting-started.md, "The typed client from another project").
  *
  * ```ts
  * const api = createClient("http://localhost:8000", { token: access }).api.v1;

@@ -1,6 +1,6 @@
 import postgres from "postgres";
 import { startTestServers } from "../harness/servers.ts";
-import { parseOptions } from "./options.ts";
+import { parseOptions, resultsPath } from "./options.ts";
 import { describeMachine, formatTable, saveResults } from "./report.ts";
 import type { Scenario, ScenarioResult } from "./scenarios/types.ts";
 import { confirm } from "./scenarios/confirm.ts";
@@ -34,9 +34,9 @@ try {
     console.log(`${scenario.name}: done in ${((performance.now() - began) / 1000).toFixed(1)} s`);
   }
   console.log(`\n${formatTable(results)}\n`);
-  const path = new URL("./results/latest.json", import.meta.url);
+  const path = resultsPath(options);
   await saveResults(path, { startedAt, machine, options, results });
-  console.log(`saved ${path.pathname}`);
+  console.log(`saved ${path.pathname}${options.recorded ? "" : " (not a full run: latest.json keeps the record)"}`);
   const failed = results.flatMap((r) => Object.entries(r.checks ?? {})).filter(([, check]) => !check.ok);
   if (failed.length > 0) {
     console.error(`correctness under load FAILED: ${failed.map(([name]) => name).join(", ")}`);

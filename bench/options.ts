@@ -2,6 +2,8 @@ import { parseArgs } from "node:util";
 
 export type Options = {
   quick: boolean;
+  /** The full preset, every scenario, nothing overridden: the run the README's figures come from. */
+  recorded: boolean;
   /** Length of each timed measurement. */
   seconds: number;
   /** Concurrent clients, and concurrent transactions for the raw-SQL reference. */
@@ -50,8 +52,10 @@ export function parseOptions(args: string[]): Options {
     if (!(value > 0)) throw new Error(`--${flag} must be a positive number\n${usage}`);
     return value;
   };
+  const overridden = ["seconds", "concurrency", "pool", "confirms", "big-set"] as const;
   return {
     quick: values.quick,
+    recorded: !values.quick && values.only === "" && overridden.every((flag) => values[flag] === undefined),
     seconds: number("seconds", values.seconds, preset.seconds),
     concurrency: number("concurrency", values.concurrency, preset.concurrency),
     pool: number("pool", values.pool, preset.pool),
@@ -59,4 +63,12 @@ export function parseOptions(args: string[]): Options {
     bigSet: number("big-set", values["big-set"], preset.bigSet),
     only: values.only.split(",").map((s) => s.trim()).filter(Boolean),
   };
+}
+
+/**
+ * Where a run's results go: a recorded run to bench/results/latest.json (committed), any other (`--quick`, `--only`,
+ * an override) to bench/results/scratch.json (ignored by git), so a try-out never replaces the record.
+ */
+export function resultsPath(options: Pick<Options, "recorded">): URL {
+  return new URL(`./results/${options.recorded ? "latest" : "scratch"}.json`, import.meta.url);
 }

@@ -2,6 +2,7 @@
 import { delay, freePort } from "./process.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
+const root = new URL("..", import.meta.url).pathname;
 export const jwtSecret = "production-test-secret-long-enough-for-hs256";
 export const readOnly = ["--allow-net", "--allow-env", "--allow-read", "--allow-sys"];
 const passthrough = ["PATH", "HOME", "DENO_DIR"];
@@ -45,19 +46,58 @@ async function collectLines(stream: ReadableStream<Uint8Array>, lines: string[])
   if (rest) lines.push(rest);
 }
 
+/**
+ * `deno task start` (or `dev`) as a person runs it, but from `cwd`, where its `.env` would be: the task's own command
+ * line from deno.json (`deno task` itself would run it in the repository), with nothing of the environment but `env`
+ * and what Deno itself needs.
+ */
+function taskCommand(task: "start" | "dev", env: Record<string, string>, cwd: string) {
+  const [deno, ...args] = JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks[task].split(" ");
+  const passed = { ...serverEnv({}), APP_ENV: "development", ...env };
+  return new Deno.Command(deno === "deno" ? Deno.execPath() : deno, {
+    args: args.map((arg: string) => arg.endsWith(".ts") ? root + arg : arg),
+    cwd,
+    clearEnv: true,
+    env: passed,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+}
+
 /** Starts `deno run src/main.ts` (production unless `env` says otherwise) on a free port; waits for /healthz. */
-export async function startServer(env: Record<string, string>, permissions = [...readOnly, "--allow-write"]) {
+export function startServer(env: Record<string, string>, permissions = [...readOnly, "--allow-write"]) {
   const port = freePort();
-  const child = command({ PORT: String(port), ...env }, permissions).spawn();
+  return started(command({ PORT: String(port), ...env }, permissions), port);
+}
+
+/**
+ * Starts `deno task start` (development unless `env` says otherwise) from `cwd` on a free port; waits for /healthz.
+ * A fresh server with an admin, as a newcomer's first start makes it: `startTask({ ADMIN_EMAIL, ADMIN_PASSWORD,
+ * DATA_DIR }, folder)`, or the same variables in `folder/.env`.
+ */
+export function startTask(env: Record<string, string>, cwd: string, task: "start" | "dev" = "start") {
+  const port = freePort();
+  return started(taskCommand(task, { PORT: String(port), ...env }, cwd), port);
+}
+
+async function started(command: Deno.Command, port: number): Promise<ServerProcess> {
+  const child = command.spawn();
   const lines: string[] = [];
   const drained = Promise.all([collectLines(child.stdout, lines), collectLines(child.stderr, lines)]);
   const exited = drained.then(() => child.status);
   const server: ServerProcess = { url: `http://127.0.0.1:${port}`, child, lines, exited };
   if (await answersHealthz(server.url, child)) return server;
-  try {
-    child.kill("SIGKILL");
-  } catch { /* already exited */ }
+  // SIGTERM first: `deno task start` passes it on to the server it runs, which a SIGKILL would leave behind.
+  const kill = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already exited */ }
+  };
+  kill("SIGTERM");
+  const deadline = setTimeout(() => kill("SIGKILL"), 5000);
   await exited;
+  clearTimeout(deadline);
   throw new Error(`the server did not start:\n${lines.join("\n")}`);
 }
 
@@ -85,8 +125,17 @@ export async function stopServer(server: ServerProcess) {
 }
 
 /** Runs the server to its end, for configurations that must refuse to start. */
-export async function runToExit(env: Record<string, string>) {
-  const { code, stdout, stderr } = await command({ PORT: String(freePort()), ...env }, readOnly).output();
+export async function runToExit(env: Record<string, string>, permissions = readOnly) {
+  return outcome(await command({ PORT: String(freePort()), ...env }, permissions).output());
+}
+
+/** Runs `deno task start` from `cwd` to its end, for starts that must fail. */
+export async function runTaskToExit(env: Record<string, string>, cwd: string) {
+  return outcome(await taskCommand("start", { PORT: String(freePort()), ...env }, cwd).output());
+}
+
+/** The exit code and every line printed, stdout and stderr. */
+function outcome({ code, stdout, stderr }: Deno.CommandOutput) {
   const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
   return { code, lines: output.split("\n").filter(Boolean) };
 }

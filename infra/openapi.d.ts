@@ -277,7 +277,9 @@ export interface components {
             cache: "ok" | "down";
         };
         TokenPair: {
+            /** @description Send it as `Authorization: Bearer <access>` */
             access: string;
+            /** @description For `POST /api/v1/users/login/refresh/` once `access` expires */
             refresh: string;
             /** @enum {string} */
             token_type: "Bearer";

@@ -4,7 +4,7 @@ import { requestId } from "hono/request-id";
 import { secureHeaders } from "hono/secure-headers";
 import type { Deps } from "./deps.ts";
 import { createRouter } from "./http/router.ts";
-import { swaggerDocs } from "./http/docs.ts";
+import { apiIndex, docsPath, gettingStarted, servedDocument, specPath, swaggerDocs } from "./http/docs.ts";
 import { notFound, onError } from "./http/errors.ts";
 import { AppError } from "./http/problem.ts";
 import { requestTelemetry } from "./http/telemetry.ts";
@@ -13,6 +13,7 @@ import { authRouter } from "./auth/auth.index.ts";
 import { usersRouter } from "./users/users.index.ts";
 import { reservationsRouter } from "./reservations/reservations.index.ts";
 import { availabilityRouter } from "./availability/availability.index.ts";
+import { bookingSchemaFacts } from "./reservations/reservations.schemas.ts";
 import { healthRouter } from "./health/health.index.ts";
 
 export const apiBase = "/api/v1";
@@ -62,12 +63,15 @@ export function createApp(deps: Deps) {
       scheme: "bearer",
       bearerFormat: "JWT",
     });
-    app.doc31("/openapi.json", {
-      openapi: "3.1.0",
-      info: { title: "Exam-slot reservation API", version: "1.0.0" },
-    });
-    app.route("/", swaggerDocs("/docs", "/openapi.json"));
+    // Made for each request: its examples are dated from today.
+    app.get(specPath, (c) =>
+      c.json(servedDocument(app, {
+        description: gettingStarted(config, apiBase),
+        schemas: bookingSchemaFacts(config, deps.clock()),
+      })));
+    app.route("/", swaggerDocs(docsPath, specPath));
   }
+  app.get("/", (c) => c.json(apiIndex(config, apiBase)));
 
   app.notFound(notFound);
   app.onError(onError);

@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { fitsBcrypt } from "./platform/bcrypt-limit.ts";
+import { defaultDataDir } from "./platform/data-dir.ts";
+import { StartupError } from "./platform/startup.ts";
 
 const flag = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const positiveInt = z.coerce.number().int().positive();
@@ -8,7 +10,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   APP_ENV: z.enum(["development", "test", "production"]).default("development"),
   DATABASE_URL: z.string().url().optional(),
-  DATA_DIR: z.string().min(1).default(".data"),
+  DATA_DIR: z.string().min(1).default(defaultDataDir),
   UPSTASH_REDIS_REST_URL: z.string().url().optional(),
   UPSTASH_REDIS_REST_TOKEN: z.string().min(1).optional(),
   JWT_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
@@ -54,23 +56,69 @@ export type Config = Omit<RawConfig, "JWT_SECRET" | "DOCS_ENABLED" | "CORS_ORIGI
 };
 
 /** A configuration problem, reported at start-up as one line. */
-export class ConfigError extends Error {}
+export class ConfigError extends StartupError {
+  constructor(problem: string) {
+    super(`invalid configuration: ${problem}`);
+  }
+}
 
-/** Parses the environment once; throws ConfigError naming every bad variable. */
+/** Variables whose values never appear in a message. */
+const isSecret = (name: string) => /^JWT_SECRET|_PASSWORD$|_TOKEN$/.test(name);
+
+/** `NAME="value"` as a message may show it: a secret by its name alone, a URL without its credentials. */
+function shown(name: string, value: string | undefined): string {
+  if (value === undefined || isSecret(name)) return name;
+  const safe = name.endsWith("_URL") ? value.replace(/^(.*?\/\/)?.*@/, (_, scheme = "") => `${scheme}***@`) : value;
+  return `${name}=${JSON.stringify(safe)}`;
+}
+
+/** What a value of a zod type or format is called in a message. */
+const kinds: Record<string, string> = {
+  number: "a number",
+  int: "a whole number",
+  url: "a URL",
+  email: "an email address",
+};
+const mustBe = (kind: string) => kind in kinds ? `must be ${kinds[kind]}` : undefined;
+
+/** zod's issues in the words of an environment variable (its value is a string); others keep zod's message. */
+function explain(issue: z.core.$ZodRawIssue): string | undefined {
+  const unit = issue.origin === "string" ? " characters" : "";
+  switch (issue.code) {
+    case "invalid_type":
+      return mustBe(issue.expected);
+    case "invalid_format":
+      return mustBe(issue.format);
+    case "too_small":
+      return `must be ${issue.inclusive ? "at least" : "more than"} ${issue.minimum}${unit}`;
+    case "too_big":
+      return `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}${unit}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.join(", ")}`;
+  }
+}
+
+const fix = (count: number) =>
+  ` — fix ${count === 1 ? "it" : "them"} in the environment or in .env (.env.sample describes every variable)`;
+
+/** Parses the environment once; throws ConfigError naming every bad variable, with its value unless a secret. */
 export function loadConfig(
   env: Record<string, string | undefined> = Deno.env.toObject(),
   warn: (message: string) => void = console.warn,
 ): Config {
   const blankless = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
-  const parsed = schema.safeParse(blankless);
+  const parsed = schema.safeParse(blankless, { error: explain });
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
-    throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join(".");
+      return `${shown(name, blankless[name])}: ${issue.message}`;
+    });
+    throw new ConfigError(problems.join("; ") + fix(problems.length));
   }
   const raw = parsed.data;
   if (raw.DENO_DEPLOYMENT_ID && (!raw.DATABASE_URL || !raw.UPSTASH_REDIS_REST_URL)) {
     throw new ConfigError(
-      "invalid configuration: Deno Deploy has no writable disk, so DATABASE_URL and UPSTASH_REDIS_REST_URL/TOKEN are required",
+      "Deno Deploy has no writable disk, so DATABASE_URL and UPSTASH_REDIS_REST_URL/TOKEN are required",
     );
   }
   if (raw.JWT_SECRET_PREVIOUS && !raw.JWT_SECRET_ROTATED_AT) {
@@ -79,11 +127,19 @@ export function loadConfig(
     );
   }
   if (raw.UPSTASH_REDIS_REST_URL && !raw.UPSTASH_REDIS_REST_TOKEN) {
-    throw new ConfigError("invalid configuration: UPSTASH_REDIS_REST_TOKEN is required with UPSTASH_REDIS_REST_URL");
+    throw new ConfigError("UPSTASH_REDIS_REST_TOKEN is required with UPSTASH_REDIS_REST_URL");
+  }
+  if (!raw.ADMIN_EMAIL !== !raw.ADMIN_PASSWORD) {
+    const [set, unset] = raw.ADMIN_EMAIL ? ["ADMIN_EMAIL", "ADMIN_PASSWORD"] : ["ADMIN_PASSWORD", "ADMIN_EMAIL"];
+    throw new ConfigError(
+      `${shown(set, blankless[set])} is set without ${unset}: set both to have that admin made at start-up, or neither`,
+    );
   }
   const production = raw.APP_ENV === "production";
   if (!raw.JWT_SECRET && production) {
-    throw new ConfigError("invalid configuration: JWT_SECRET is required when APP_ENV=production");
+    throw new ConfigError(
+      "JWT_SECRET is required when APP_ENV=production: set it to 32 or more random characters (openssl rand -hex 32)",
+    );
   }
   if (!raw.JWT_SECRET) {
     warn("JWT_SECRET is not set: using a random one, so tokens die with this process");

@@ -1,11 +1,13 @@
 import { createApp } from "./app.ts";
-import { bootstrap, serverDeps } from "./bootstrap.ts";
+import { bootstrap, serve, serverDeps } from "./bootstrap.ts";
+import { docsPath } from "./http/docs.ts";
+import { exitOnStartupError } from "./platform/startup.ts";
 import { trackInFlight } from "./platform/in-flight.ts";
 import { passwordQueueLength, startPasswordWorkers, stopPasswordWorkers } from "./auth/passwords.ts";
 import { observeGauge } from "./platform/telemetry.ts";
 import { ensureAdmin } from "./users/users.service.ts";
 
-const { config, database } = await bootstrap();
+const { config, database } = await bootstrap({ listening: true });
 const deps = serverDeps(config, database);
 const { logger } = deps;
 
@@ -31,17 +33,24 @@ if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
 const app = createApp(deps);
 
 const requests = trackInFlight(app.fetch);
-const server = Deno.serve({
-  port: config.PORT,
-  hostname: "0.0.0.0",
-  onListen: ({ port }) => logger.info({ message: "listening", port, env: config.APP_ENV }),
-}, requests.handler);
+const server = await exitOnStartupError(
+  () =>
+    serve(config.PORT, requests.handler, ({ port }) => {
+      const docs = config.DOCS_ENABLED ? `http://localhost:${port}${docsPath}` : "off (DOCS_ENABLED=true serves them)";
+      logger.info({ message: "listening", port, env: config.APP_ENV, docs });
+    }),
+  database.close,
+);
 
 // Under Docker's 30 s stop_grace_period (infra/docker-compose.yaml), so the pool still closes cleanly.
 const drainTimeoutMs = 20_000;
 
-// Let in-flight requests finish, stop accepting, then close the pool.
+let stopping = false;
+
+// Let in-flight requests finish, stop accepting, then close the pool. Once: `deno task` passes a signal on too.
 async function shutdown(signal: string) {
+  if (stopping) return;
+  stopping = true;
   logger.info({ message: "shutting down", signal });
   await requests.idle(drainTimeoutMs);
   await server.shutdown();

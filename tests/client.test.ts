@@ -1,7 +1,7 @@
 // client.ts against the real server process, and the types it gives: what `deno check` accepts is part of the spec.
 import { type Client, createClient, type Problem, type Reservation, type User } from "../client.ts";
 import type { components } from "../infra/openapi.d.ts";
-import { assert, assertEquals } from "./support/assert.ts";
+import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { run } from "../harness/process.ts";
 import { jwtSecret, startServer, stopServer } from "../harness/server-process.ts";
 import { freshDatabase } from "../harness/servers.ts";
@@ -167,4 +167,62 @@ Deno.test("the generated types and the typed client agree on users, reservations
     Same<Schemas["Problem"], Problem>,
   ] = [true, true, true];
   assertEquals(agree, [true, true, true]);
+});
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** The fenced `lang` block of docs/getting-started.md that contains `marker`. */
+async function documented(lang: string, marker: string): Promise<string> {
+  const guide = await Deno.readTextFile(new URL("../docs/getting-started.md", import.meta.url));
+  const blocks = [...guide.matchAll(new RegExp("^```" + lang + "\\n([\\s\\S]*?)^```$", "gm"))].map((m) => m[1]);
+  const block = blocks.find((text) => text.includes(marker));
+  assert(block, `docs/getting-started.md has no ${lang} block with ${marker}`);
+  return block;
+}
+
+Deno.test("the typed client works from a project outside the repository: the guide's example type-checks and books on a real server, twice", async () => {
+  const project = await Deno.makeTempDir({ prefix: "exam-slots-consumer-" });
+  const server = await startServer({ JWT_SECRET: jwtSecret, DATABASE_URL: await freshDatabase() });
+  try {
+    assert(!project.startsWith(root), "the project is outside the repository");
+    const config = JSON.parse(await documented("json", '"links"'));
+    assertEquals(config.links, ["../exam-slots"], "the guide's path to the clone, replaced by the real one here");
+    await Deno.writeTextFile(`${project}/deno.json`, JSON.stringify({ ...config, links: [root] }));
+    // The project pins what this repository's deno.lock pins, in the form Deno gives a linked package's dependencies:
+    // the check gets the versions the server is tested with, needs no registry, and cannot drift with a new release.
+    const lock = JSON.parse(await Deno.readTextFile(`${root}/deno.lock`));
+    const { name, version } = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
+    lock.workspace = {
+      dependencies: [`jsr:${name}@${version.split(".")[0]}`],
+      links: { [`jsr:${name}@${version}`]: { dependencies: lock.workspace.dependencies } },
+    };
+    await Deno.writeTextFile(`${project}/deno.lock`, JSON.stringify(lock));
+    await Deno.writeTextFile(`${project}/main.ts`, await documented("ts", "@exam-slots/api/client"));
+
+    const deno = (args: string[]) =>
+      new Deno.Command(Deno.execPath(), {
+        args,
+        cwd: project,
+        clearEnv: true,
+        env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", API_URL: server.url },
+        stdin: "null",
+      }).output();
+    const decoded = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    const checked = await deno(["check", "main.ts"]);
+    assertEquals(checked.code, 0, decoded(checked.stderr));
+    for (const attempt of ["first", "second"]) {
+      const ran = await deno(["run", "--allow-net", "--allow-env=API_URL", "main.ts"]);
+      assertEquals(ran.code, 0, `${attempt} run: ${decoded(ran.stderr)}`);
+      assertMatch(decoded(ran.stdout), /^reservation \d+: pending, 1200 examinees\n$/);
+    }
+  } finally {
+    await stopServer(server);
+    await Deno.remove(project, { recursive: true });
+  }
+});
+
+Deno.test("the package exports the typed client, and only it", async () => {
+  const config = JSON.parse(await Deno.readTextFile(`${root}/deno.json`));
+  assertEquals(config.exports, { "./client": "./client.ts" });
+  assertMatch(config.name, /^@[\w-]+\/[\w-]+$/);
 });

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
+import { StartupError } from "../src/platform/startup.ts";
 
 const quiet = () => {};
 
@@ -69,7 +70,7 @@ Deno.test("every invalid variable is named in one line", () => {
 });
 
 Deno.test("SLOT_MINUTES must divide a day", () => {
-  assertMatch(refusal({ SLOT_MINUTES: "50" }), /SLOT_MINUTES: must divide 1440/);
+  assertMatch(refusal({ SLOT_MINUTES: "50" }), /SLOT_MINUTES="50": must divide 1440/);
   assertEquals(loadConfig({ SLOT_MINUTES: "30" }, quiet).SLOT_MINUTES, 30);
 });
 
@@ -79,4 +80,52 @@ Deno.test("an Upstash URL needs its token", () => {
 
 Deno.test("on Deno Deploy a database URL and Upstash are required", () => {
   assertMatch(refusal({ DENO_DEPLOYMENT_ID: "abc", JWT_SECRET: "x".repeat(32) }), /DATABASE_URL/);
+});
+
+Deno.test("a bad value is echoed with what it must be, and where to fix it", () => {
+  const message = refusal({ BCRYPT_COST: "abc", APP_ENV: "prod", TRUST_PROXY: "yes", PORT: "80.5" });
+  for (
+    const expected of [
+      'BCRYPT_COST="abc": must be a number',
+      'APP_ENV="prod": must be one of development, test, production',
+      'TRUST_PROXY="yes": must be one of',
+      'PORT="80.5": must be a whole number',
+    ]
+  ) assert(message.includes(expected), `${expected} in ${message}`);
+  assertMatch(message, / — fix them in the environment or in \.env \(\.env\.sample describes every variable\)$/);
+});
+
+Deno.test("a secret's value never appears in a refusal, nor DATABASE_URL's credentials", () => {
+  const secrets = {
+    JWT_SECRET: "short-jwt-secret",
+    JWT_SECRET_PREVIOUS: "short-old-secret",
+    ADMIN_PASSWORD: "é".repeat(40),
+    DATABASE_URL: "postgres//exam:p@ss:word@db.internal/exam",
+  };
+  const message = refusal(secrets);
+  for (const name of Object.keys(secrets)) assertMatch(message, new RegExp(name));
+  for (const value of ["short-jwt-secret", "short-old-secret", "é", "p@ss", "word"]) {
+    assert(!message.includes(value), `${value} leaked: ${message}`);
+  }
+  assert(message.includes('DATABASE_URL="postgres//***@db.internal/exam"'), message);
+});
+
+Deno.test("ADMIN_EMAIL and ADMIN_PASSWORD come as a pair", () => {
+  assertMatch(
+    refusal({ ADMIN_EMAIL: "boss@example.test" }),
+    /^invalid configuration: ADMIN_EMAIL="boss@example.test" is set without ADMIN_PASSWORD: set both .* or neither$/,
+  );
+  assertMatch(refusal({ ADMIN_PASSWORD: "boss-password-1" }), /ADMIN_PASSWORD is set without ADMIN_EMAIL/);
+  const both = loadConfig({ ADMIN_EMAIL: "boss@example.test", ADMIN_PASSWORD: "boss-password-1" }, quiet);
+  assertEquals([both.ADMIN_EMAIL, both.ADMIN_PASSWORD], ["boss@example.test", "boss-password-1"]);
+});
+
+Deno.test("a refusal is a StartupError, which start-up prints as its one line", () => {
+  try {
+    loadConfig({ PORT: "x" }, quiet);
+  } catch (error) {
+    assert(error instanceof StartupError);
+    return;
+  }
+  throw new Error("accepted");
 });

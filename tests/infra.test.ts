@@ -3,8 +3,6 @@ import { parse } from "yaml";
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { run } from "../harness/process.ts";
 import { startNginx } from "../harness/nginx.ts";
-import { call, json, startServer, stopServer } from "../harness/server-process.ts";
-import { api } from "../harness/paths.ts";
 
 const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
@@ -20,7 +18,6 @@ const nginxConf = await read("infra/nginx.conf");
 const nginxTls = await read("infra/nginx-tls.conf");
 const appRoleScript = "infra/postgres-init/app-role.sh";
 const envSample = await read(".env.sample");
-const tasks: Record<string, string> = JSON.parse(await read("deno.json")).tasks;
 const services = compose.services;
 /** The stack `docker compose up` starts: every service outside a profile. */
 const plainStack = Object.keys(services).filter((name) => !services[name].profiles);
@@ -229,49 +226,6 @@ Deno.test("the Dockerfile pins the Deno we run, caches dependencies from the loc
   assert(at(/^USER /m) < at(/^RUN mkdir \.data$/m), "a volume on DATA_DIR belongs to the api's user");
   // `deno task start` reads the packages from node_modules/ (below): the image installs them there.
   assertMatch(dockerfile, /^RUN deno install --frozen --node-modules-dir=auto$/m);
-});
-
-/**
- * The flags of `deno task start`, with DATA_DIR's default (.data) moved to `dataDir` as the README says to, and the
- * other paths made absolute so that the check does not depend on where the tests run from.
- */
-function startFlags(dataDir: string): string[] {
-  const root = new URL("..", import.meta.url).pathname;
-  return tasks.start.split(" ").filter((arg) => arg.startsWith("--")).map((flag) => {
-    const [name, paths] = flag.split("=");
-    if (name !== "--allow-read" && name !== "--allow-write") return flag;
-    return `${name}=${paths.split(",").map((path) => path === ".data" ? dataDir : root + path).join(",")}`;
-  });
-}
-
-Deno.test("deno task start may read only DATA_DIR, migrations/, node_modules/ and the password worker, and write only DATA_DIR", () => {
-  const flags = tasks.start.split(" ");
-  assert(flags.includes("--allow-read=.data,migrations,node_modules,src/auth/password-worker.ts"), tasks.start);
-  assert(flags.includes("--allow-write=.data"), tasks.start);
-  assert(flags.includes("--node-modules-dir=auto"), "PGlite's WASM is read from node_modules/");
-  assertEquals(tasks.dev, tasks.start.replace("deno run", "deno run --watch"));
-});
-
-Deno.test("those permissions are enough for the embedded database: start, register, restart, log in", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "exam-slots-permissions-" });
-  const env = { APP_ENV: "development", DATA_DIR: dataDir };
-  const user = { username: "narrow", email: "narrow@example.test", password: "narrow-password" };
-  try {
-    const first = await startServer(env, startFlags(dataDir));
-    try {
-      assertEquals((await call(first, api("/users/"), json({ ...user, password2: user.password }))).status, 201);
-    } finally {
-      await stopServer(first);
-    }
-    const second = await startServer(env, startFlags(dataDir));
-    try {
-      assertEquals((await call(second, api("/users/login/"), json(user))).status, 200);
-    } finally {
-      await stopServer(second);
-    }
-  } finally {
-    await Deno.remove(dataDir, { recursive: true });
-  }
 });
 
 Deno.test("the lockfile covers the server's whole module graph (docker build uses --frozen)", async () => {

@@ -162,7 +162,10 @@ Deno.test("DOCS_ENABLED=true serves the docs in production, with Swagger UI's as
 Deno.test("production without JWT_SECRET exits non-zero with one clear line", async () => {
   const { code, lines } = await runToExit({ DATABASE_URL: "postgres://unused.invalid/none" });
   assert(code !== 0);
-  assertEquals(lines, ["invalid configuration: JWT_SECRET is required when APP_ENV=production"]);
+  assertEquals(lines, [
+    "invalid configuration: JWT_SECRET is required when APP_ENV=production: " +
+    "set it to 32 or more random characters (openssl rand -hex 32)",
+  ]);
 });
 
 Deno.test("on Deno Deploy the server refuses to start without DATABASE_URL and Upstash", async () => {

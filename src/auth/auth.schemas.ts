@@ -6,12 +6,20 @@ import type { Sql, Tx } from "../platform/db.ts";
 
 /** A user as every response shows them: never a password hash. */
 export const UserSchema = z.object({
-  id: z.number().int().openapi({ example: 1 }),
+  id: z.number().int().openapi({ example: 2 }),
   username: z.string().openapi({ example: "acme" }),
   email: z.string().openapi({ example: "exams@acme.example" }),
   is_admin: z.boolean(),
   date_joined: Timestamp,
-}).openapi("User");
+}).openapi("User", {
+  example: {
+    id: 2,
+    username: "acme",
+    email: "exams@acme.example",
+    is_admin: false,
+    date_joined: "2027-03-01T09:00:00.000Z",
+  },
+});
 
 export type User = z.infer<typeof UserSchema>;
 
@@ -32,12 +40,16 @@ export type Caller = {
   settle(found: UserJson | null): Promise<User>;
 };
 
+const exampleToken = (type: string) => `eyJhbGciOiJIUzI1NiJ9.${btoa(`{"typ":"${type}"}`)}.c2lnbmF0dXJl`;
+
 export const TokenPairSchema = z.object({
-  access: z.string(),
-  refresh: z.string(),
+  access: z.string().openapi({ description: "Send it as `Authorization: Bearer <access>`" }),
+  refresh: z.string().openapi({ description: "For `POST /api/v1/users/login/refresh/` once `access` expires" }),
   token_type: z.literal("Bearer"),
   expires_in: z.number().int().openapi({ description: "Access token lifetime in seconds", example: 900 }),
-}).openapi("TokenPair");
+}).openapi("TokenPair", {
+  example: { access: exampleToken("access"), refresh: exampleToken("refresh"), token_type: "Bearer", expires_in: 900 },
+});
 
 const bcryptLimit = "must be at most 72 bytes (bcrypt's limit)";
 

@@ -10,13 +10,32 @@ export const AvailabilityQuery = z.object({
 export const AvailabilitySchema = z.object({
   slots: z.array(
     z.object({
-      start_at: Timestamp,
-      end_at: Timestamp,
+      start_at: Timestamp.openapi({ example: "2027-04-15T09:00:00.000Z" }),
+      end_at: Timestamp.openapi({ example: "2027-04-15T10:00:00.000Z" }),
       capacity: z.number().int().openapi({ example: 50_000 }),
       confirmed: z.number().int().openapi({ example: 30_000 }),
       remaining: z.number().int().openapi({ example: 20_000 }),
     }).openapi("SlotAvailability"),
   ),
-}).openapi("Availability");
+}).openapi("Availability", {
+  example: {
+    slots: [
+      {
+        start_at: "2027-04-15T09:00:00.000Z",
+        end_at: "2027-04-15T10:00:00.000Z",
+        capacity: 50_000,
+        confirmed: 30_000,
+        remaining: 20_000,
+      },
+      {
+        start_at: "2027-04-15T10:00:00.000Z",
+        end_at: "2027-04-15T11:00:00.000Z",
+        capacity: 50_000,
+        confirmed: 0,
+        remaining: 50_000,
+      },
+    ],
+  },
+});
 
 export type AvailabilityQuery = z.infer<typeof AvailabilityQuery>;
