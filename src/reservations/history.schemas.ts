@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { pageOf, PageQuery } from "../http/pagination.ts";
 import { DatabaseId, Instant, Timestamp } from "../http/schemas.ts";
 
-const Action = z.enum(["created", "changed", "confirmed", "deleted", "released"]);
+const Action = z.enum(["created", "changed", "confirmed", "rejected", "deleted", "released"]);
 
 export const ReservationEventSchema = z.object({
   id: z.number().int().openapi({ example: 7 }),
