@@ -257,6 +257,35 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
       },
     },
     ...[create, patch, confirm].map((endpoint) => withKey(endpoint(freshKey))),
+    {
+      name: "reject",
+      request: "POST /reservations/{id}/reject/ (an admin)",
+      budget: 4,
+      status: 200,
+      async prepare(count) {
+        const ids = await many(count, book);
+        return (i) => send("POST", `/reservations/${ids[i]}/reject/`, tokens.admin, { reason: "closed" });
+      },
+    },
+    // Issue 22: one batch, whatever the number of ids (after the first sample, the ids are no longer pending: the
+    // same statements run, refusing them).
+    ...[1, 100].map((size): BudgetedEndpoint => ({
+      name: `bulk confirm ×${size}`,
+      request: `POST /reservations/confirm/ (${size} id${size === 1 ? "" : "s"}, an admin)`,
+      budget: 5,
+      status: 200,
+      async prepare() {
+        const ids = await many(size, book);
+        return () => send("POST", "/reservations/confirm/", tokens.admin, { ids });
+      },
+    })),
+    {
+      name: "export",
+      request: "GET /reservations/export/ (a customer)",
+      budget: 1,
+      status: 200,
+      prepare: nothingToSetUp(() => send("GET", "/reservations/export/", tokens.customer)),
+    },
   ];
 }
 

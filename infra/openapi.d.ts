@@ -166,11 +166,45 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Your reservations (an admin: everyone's), newest first */
+        /** Your reservations (an admin: everyone's), newest first unless `ordering` says otherwise */
         get: operations["listReservations"];
         put?: never;
         /** Request a reservation (pending until an admin confirms it) */
         post: operations["createReservation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reservations/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every reservation the list would show (its filters and ordering), as CSV, streamed */
+        get: operations["exportReservations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reservations/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm up to 100 reservations, each judged in the order given as its own confirmation would be (admin) */
+        post: operations["confirmReservations"];
         delete?: never;
         options?: never;
         head?: never;
@@ -207,6 +241,23 @@ export interface paths {
         put?: never;
         /** Confirm a pending reservation against the remaining capacity (admin) */
         post: operations["confirmReservation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reservations/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Reject a pending reservation, with a reason its owner sees (admin) */
+        post: operations["rejectReservation"];
         delete?: never;
         options?: never;
         head?: never;
@@ -342,13 +393,17 @@ export interface components {
             end_at: string;
             headcount: number;
             /** @enum {string} */
-            status: "pending" | "confirmed";
+            status: "pending" | "confirmed" | "rejected";
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
             updated_at: string;
             /** Format: date-time */
             confirmed_at: string | null;
+            /** Format: date-time */
+            rejected_at: string | null;
+            /** @description Why an admin rejected it; null unless rejected */
+            reject_reason: string | null;
         };
         Booking: {
             /** Format: date-time */
@@ -356,6 +411,8 @@ export interface components {
             /** Format: date-time */
             end_at: string;
             headcount: number;
+            /** @description Admins only: book for this customer (their pending cap applies). Ignored for a customer */
+            user_id?: number;
         };
         ReservationPage: {
             count: number;
@@ -365,12 +422,31 @@ export interface components {
             previous: string | null;
             results: components["schemas"]["Reservation"][];
         };
+        BulkConfirmResults: {
+            results: components["schemas"]["BulkConfirmResult"][];
+        };
+        BulkConfirmResult: {
+            id: number;
+            /** @description 200, or the status of the problem */
+            status: number;
+            reservation?: components["schemas"]["Reservation"];
+            /** @description The problem's code */
+            code?: string;
+            /** @description The problem's detail */
+            detail?: string;
+        };
+        BulkConfirm: {
+            ids: number[];
+        };
         BookingChanges: {
             /** Format: date-time */
             start_at?: string;
             /** Format: date-time */
             end_at?: string;
             headcount?: number;
+        };
+        Rejection: {
+            reason: string;
         };
         ReservationHistory: {
             results: components["schemas"]["ReservationEvent"][];
@@ -384,7 +460,7 @@ export interface components {
             id: number;
             reservation_id: number;
             /** @enum {string} */
-            action: "created" | "changed" | "confirmed" | "deleted" | "released";
+            action: "created" | "changed" | "confirmed" | "rejected" | "deleted" | "released";
             /** Format: date-time */
             at: string;
             /** @description Who made the change */
@@ -1064,7 +1140,9 @@ export interface operations {
                 page?: number;
                 /** @description Clamped to 100 */
                 page_size?: number;
-                status?: "pending" | "confirmed";
+                /** @description Ties by id in the same direction */
+                ordering?: "created_at" | "-created_at" | "start_at" | "-start_at";
+                status?: "pending" | "confirmed" | "rejected";
                 /** @description Admins only; ignored for a customer */
                 user_id?: number;
                 /** @description Reservations ending after this instant */
@@ -1190,6 +1268,144 @@ export interface operations {
             };
             /** @description Too many attempts */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    exportReservations: {
+        parameters: {
+            query?: {
+                /** @description Ties by id in the same direction */
+                ordering?: "created_at" | "-created_at" | "start_at" | "-start_at";
+                status?: "pending" | "confirmed" | "rejected";
+                /** @description Admins only; ignored for a customer */
+                user_id?: number;
+                /** @description Reservations ending after this instant */
+                from?: string;
+                /** @description Reservations starting before this instant */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A header row, then one row per reservation (RFC 4180; cells that could start a formula get a `'`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid input or a broken booking rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    confirmReservations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BulkConfirm"];
+            };
+        };
+        responses: {
+            /** @description One result per id, in the order given */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BulkConfirmResults"];
+                };
+            };
+            /** @description Invalid input or a broken booking rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1590,6 +1806,111 @@ export interface operations {
             };
         };
     };
+    rejectReservation: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A key that is 1–255 printable ASCII characters. Send a unique key and retry freely: a repeat returns the stored outcome, changing nothing */
+                "Idempotency-Key"?: string;
+                /** @description The ETag last read: a reservation changed since is refused with 412, nothing changed */
+                "If-Match"?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rejection"];
+            };
+        };
+        responses: {
+            /** @description The rejected reservation */
+            200: {
+                headers: {
+                    /** @description Strong; changes with every change of it */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Reservation"];
+                };
+            };
+            /** @description Invalid input or a broken booking rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed for this user */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such resource */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A dependency is unreachable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getReservationHistory: {
         parameters: {
             query?: {
@@ -1670,7 +1991,7 @@ export interface operations {
                 page_size?: number;
                 reservation_id?: number;
                 actor_id?: number;
-                action?: "created" | "changed" | "confirmed" | "deleted" | "released";
+                action?: "created" | "changed" | "confirmed" | "rejected" | "deleted" | "released";
                 /** @description Events at or after this instant */
                 from?: string;
                 /** @description Events before this instant */

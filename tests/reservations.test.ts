@@ -32,6 +32,8 @@ describeOnEveryBackend("reservations", async (step, t) => {
       created_at: "2027-04-01T00:00:00.000Z",
       updated_at: "2027-04-01T00:00:00.000Z",
       confirmed_at: null,
+      rejected_at: null,
+      reject_reason: null,
     });
   });
 

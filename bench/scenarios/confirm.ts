@@ -13,7 +13,13 @@ const warmups = 100;
 const rounds = 4;
 
 /** `count` pending reservations over 14:00–16:00 of `day`, inserted in one statement; their ids in order. */
-async function pending(sql: Sql, userId: number, day: Date, count: number, headcount: number): Promise<number[]> {
+export async function pending(
+  sql: Sql,
+  userId: number,
+  day: Date,
+  count: number,
+  headcount: number,
+): Promise<number[]> {
   const rows = await sql<{ id: number }[]>`
     INSERT INTO reservations (user_id, start_at, end_at, headcount)
     SELECT ${userId}, ${hours(day, 14)}, ${hours(day, 16)}, ${headcount} FROM generate_series(1, ${count})

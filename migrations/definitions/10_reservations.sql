@@ -20,7 +20,9 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
     'status', r.status,
     'created_at', api_instant(r.created_at),
     'updated_at', api_instant(r.updated_at),
-    'confirmed_at', api_instant(r.confirmed_at)
+    'confirmed_at', api_instant(r.confirmed_at),
+    'rejected_at', api_instant(r.rejected_at),
+    'reject_reason', r.reject_reason
   ) END
 $$;
 

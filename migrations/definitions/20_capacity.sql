@@ -80,27 +80,41 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Locks every counter the changes noted so far touch: missing slot rows are created, then the slots are locked in
--- slot order, then the users in id order. The notes are cleared, so later firings of the transaction find nothing to
--- lock; each then applies its own change.
-CREATE OR REPLACE FUNCTION lock_noted_counters(slot_capacity integer, step interval) RETURNS void
+-- Locks the counters of every slot of `windows`, in slot order, and shows them: missing rows are created first, in
+-- slot order too. Every transaction that locks several windows' counters takes them this way, so none deadlocks
+-- another.
+CREATE OR REPLACE FUNCTION lock_counters(windows tstzmultirange)
+RETURNS TABLE (slot_start timestamptz, confirmed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-  windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
+  limits record := capacity_limits();
+  step interval := make_interval(mins => limits.slot_minutes);
+BEGIN
+  -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
+  INSERT INTO slot_usage (slot_start, capacity)
+  SELECT s, limits.capacity FROM unnest(coalesce(windows, '{}')) w, generate_series(lower(w), upper(w) - step, step) s
+  WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
+  ORDER BY s
+  ON CONFLICT DO NOTHING;
+  RETURN QUERY
+  SELECT u.slot_start, u.confirmed
+  FROM unnest(coalesce(windows, '{}')) w JOIN slot_usage u ON u.slot_start >= lower(w) AND u.slot_start < upper(w)
+  ORDER BY u.slot_start
+  FOR UPDATE OF u;
+END $$;
+
+-- Locks every counter the changes noted so far touch: their slots (lock_counters), then their users in id order.
+-- The notes are cleared, so later firings of the transaction find nothing to lock; each then applies its own change.
+CREATE OR REPLACE FUNCTION lock_noted_counters() RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  windows tstzmultirange := nullif(current_setting('exam_slots.noted_windows', true), '');
   owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
 BEGIN
   PERFORM set_config('exam_slots.noted_changes', '', true),
     set_config('exam_slots.noted_windows', '', true),
     set_config('exam_slots.noted_owners', '', true);
-  -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
-  INSERT INTO slot_usage (slot_start, capacity)
-  SELECT s, slot_capacity FROM unnest(windows) w, generate_series(lower(w), upper(w) - step, step) s
-  WHERE NOT EXISTS (SELECT FROM slot_usage u WHERE u.slot_start = s)
-  ORDER BY s
-  ON CONFLICT DO NOTHING;
-  PERFORM FROM unnest(windows) w JOIN slot_usage u ON u.slot_start >= lower(w) AND u.slot_start < upper(w)
-  ORDER BY u.slot_start
-  FOR UPDATE OF u;
+  PERFORM FROM lock_counters(windows);
   PERFORM FROM users WHERE id = ANY (owners) ORDER BY id FOR NO KEY UPDATE;
 END $$;
 
@@ -129,7 +143,7 @@ BEGIN
   END IF;
   -- Several changes in this transaction: all they touch is locked first, in the one global order.
   IF current_setting('exam_slots.noted_changes', true) NOT IN ('', '1') THEN
-    PERFORM lock_noted_counters(limits.capacity, step);
+    PERFORM lock_noted_counters();
   END IF;
 
   IF claim THEN

@@ -23,6 +23,14 @@ export function isSlotBoundary(instant: Date, slotMinutes: number): boolean {
   return instant.getTime() % (slotMinutes * minuteMs) === 0;
 }
 
+/** The start of every slot of the window. */
+export function slotStarts(window: Window, slotMinutes: number): Date[] {
+  const step = slotMinutes * minuteMs;
+  const starts = [];
+  for (let at = window.start_at.getTime(); at < window.end_at.getTime(); at += step) starts.push(new Date(at));
+  return starts;
+}
+
 /** Every slot of the window with its confirmed headcount; a slot without a counter row is empty. */
 export async function slotUsage(sql: Sql, config: CapacityConfig, window: Window): Promise<SlotUsage[]> {
   const step = slotStep(sql, config.SLOT_MINUTES);

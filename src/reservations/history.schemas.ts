@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { pageOf, PageQuery, pageSize } from "../http/pagination.ts";
 import { DatabaseId, Instant, Timestamp } from "../http/schemas.ts";
 
-const Action = z.enum(["created", "changed", "confirmed", "deleted", "released"]);
+const Action = z.enum(["created", "changed", "confirmed", "rejected", "deleted", "released"]);
 
 const createdEvent = {
   id: 6,

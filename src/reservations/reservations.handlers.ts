@@ -2,15 +2,11 @@ import type { Context } from "hono";
 import type { AppRouteHandler } from "../http/router.ts";
 import { pageAfter, paginated } from "../http/pagination.ts";
 import { publicUrl } from "../http/forwarded.ts";
-import {
-  confirmReservation,
-  createReservation,
-  deleteReservation,
-  getReservation,
-  listReservations,
-  updateReservation,
-  type Write,
-} from "./reservations.service.ts";
+import { createReservation, getReservation, listReservations } from "./reservations.service.ts";
+import { confirmReservation, deleteReservation, rejectReservation, updateReservation } from "./changes.ts";
+import { confirmReservations } from "./bulk-confirm.ts";
+import type { Write } from "./reservation.ts";
+import { exportReservations } from "./export.ts";
 import { auditEvents, reservationHistory } from "./history.ts";
 import { notModified } from "./etag.ts";
 import type * as routes from "./reservations.routes.ts";
@@ -62,6 +58,32 @@ export const confirm: AppRouteHandler<typeof routes.confirm> = async (c) => {
   const write = writeOf(c);
   const { reservation, etag } = await confirmReservation(c.var.deps, c.var.caller, c.req.valid("param").id, write);
   return c.json(reservation, 200, { ETag: etag });
+};
+
+export const reject: AppRouteHandler<typeof routes.reject> = async (c) => {
+  const write = writeOf(c);
+  const { id } = c.req.valid("param");
+  const { reservation, etag } = await rejectReservation(
+    c.var.deps,
+    c.var.caller,
+    id,
+    c.req.valid("json").reason,
+    write,
+  );
+  return c.json(reservation, 200, { ETag: etag });
+};
+
+export const confirmMany: AppRouteHandler<typeof routes.confirmMany> = async (c) => {
+  const results = await confirmReservations(c.var.deps, c.var.caller, c.req.valid("json").ids, writeOf(c));
+  return c.json(results, 200);
+};
+
+export const exportCsv: AppRouteHandler<typeof routes.exportCsv> = async (c) => {
+  const csv = await exportReservations(c.var.deps, c.var.caller, c.req.valid("query"));
+  return c.body(csv, 200, {
+    "Content-Type": "text/csv; charset=utf-8",
+    "Content-Disposition": 'attachment; filename="reservations.csv"',
+  });
 };
 
 export const history: AppRouteHandler<typeof routes.history> = async (c) => {

@@ -6,6 +6,10 @@ import { idempotencyKeyParameter, idempotent } from "../idempotency/idempotency.
 import {
   BookingChangesSchema,
   BookingSchema,
+  BulkConfirmResultsSchema,
+  BulkConfirmSchema,
+  RejectionSchema,
+  ReservationExportQuery,
   ReservationListQuery,
   ReservationPageSchema,
   ReservationSchema,
@@ -28,6 +32,10 @@ const writeParameters = [
 
 const retryProblems = problems(409, 422);
 
+const csvExample = "id,user_id,username,email,start_at,end_at,headcount,status,created_at,confirmed_at,rejected_at," +
+  "reject_reason\r\n1,2,acme,exams@acme.example,2027-04-15T05:00:00.000Z,2027-04-15T07:00:00.000Z,1200,pending," +
+  "2027-04-01T09:30:00.000Z,,,\r\n";
+
 export const create = guardedRoute(signedIn, {
   method: "post",
   path: "/reservations",
@@ -45,7 +53,7 @@ export const list = guardedRoute(signedIn, {
   path: "/reservations",
   operationId: "listReservations",
   tags,
-  summary: "Your reservations (an admin: everyone's), newest first",
+  summary: "Your reservations (an admin: everyone's), newest first unless `ordering` says otherwise",
   request: { query: ReservationListQuery },
   responses: { 200: jsonResponse(ReservationPageSchema, "A page of reservations"), ...problems(400, 503) },
 });
@@ -99,6 +107,50 @@ export const confirm = guardedRoute(adminOnly, {
   parameters: writeParameters,
   request: { params: IdParam },
   responses: { 200: withEtag("The confirmed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
+});
+
+export const reject = guardedRoute(adminOnly, {
+  method: "post",
+  path: "/reservations/{id}/reject",
+  operationId: "rejectReservation",
+  tags,
+  summary: "Reject a pending reservation, with a reason its owner sees (admin)",
+  middleware: [idempotent],
+  parameters: writeParameters,
+  request: { params: IdParam, body: jsonBody(RejectionSchema) },
+  responses: { 200: withEtag("The rejected reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
+});
+
+export const confirmMany = guardedRoute(adminOnly, {
+  method: "post",
+  path: "/reservations/confirm",
+  operationId: "confirmReservations",
+  tags,
+  summary: "Confirm up to 100 reservations, each judged in the order given as its own confirmation would be (admin)",
+  middleware: [idempotent],
+  parameters: [idempotencyKeyParameter],
+  request: { body: jsonBody(BulkConfirmSchema) },
+  responses: {
+    200: jsonResponse(BulkConfirmResultsSchema, "One result per id, in the order given"),
+    ...problems(400, 503),
+    ...retryProblems,
+  },
+});
+
+export const exportCsv = guardedRoute(signedIn, {
+  method: "get",
+  path: "/reservations/export",
+  operationId: "exportReservations",
+  tags,
+  summary: "Every reservation the list would show (its filters and ordering), as CSV, streamed",
+  request: { query: ReservationExportQuery },
+  responses: {
+    200: {
+      description: "A header row, then one row per reservation (RFC 4180; cells that could start a formula get a `'`)",
+      content: { "text/csv": { schema: z.string().openapi({ example: csvExample }) } },
+    },
+    ...problems(400, 503),
+  },
 });
 
 export const history = guardedRoute(signedIn, {

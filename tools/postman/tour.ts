@@ -126,6 +126,23 @@ export const tour: Step[] = [
     after: [check("the headcount changed", `pm.expect(pm.response.json().headcount).to.equal(${changedHeadcount})`)],
   },
   {
+    name: "Book another hour, 11:00–12:00 UTC, for 300",
+    operation: `POST ${at("/reservations")}`,
+    as: "customer",
+    status: 201,
+    body: { start_at: "{{endAt}}", end_at: "{{nextHourAt}}", headcount: 300 },
+    before: [keep("nextHourAt", 'new Date(Date.parse(pm.variables.get("endAt")) + 3600 * 1000).toISOString()')],
+    after: [keep("secondId", "pm.response.json().id")],
+  },
+  {
+    name: "And one more, 11:00–12:00 UTC, for 200",
+    operation: `POST ${at("/reservations")}`,
+    as: "customer",
+    status: 201,
+    body: { start_at: "{{endAt}}", end_at: "{{nextHourAt}}", headcount: 200 },
+    after: [keep("thirdId", "pm.response.json().id")],
+  },
+  {
     name: "Admin: log in",
     operation: `POST ${at("/users/login")}`,
     as: "anyone",
@@ -145,6 +162,50 @@ export const tour: Step[] = [
     status: 200,
     path: { id: "{{reservationId}}" },
     after: [check("it is confirmed", 'pm.expect(pm.response.json().status).to.equal("confirmed")')],
+  },
+  {
+    name: "Admin: the queue of pending requests, oldest first",
+    operation: `GET ${at("/reservations")}`,
+    as: "admin",
+    status: 200,
+    query: { status: "pending", ordering: "created_at", user_id: "{{userId}}" },
+    after: [
+      check(
+        "the two later bookings, in the order they came",
+        'pm.expect(pm.response.json().results.map((r) => r.id)).to.eql([Number(pm.variables.get("secondId")), Number(pm.variables.get("thirdId"))])',
+      ),
+    ],
+  },
+  {
+    name: "Admin: reject one, with the reason its owner will read",
+    operation: `POST ${at("/reservations/{id}/reject")}`,
+    as: "admin",
+    status: 200,
+    path: { id: "{{secondId}}" },
+    body: { reason: "The exam centre is closed at that hour" },
+    after: [check("it is rejected", 'pm.expect(pm.response.json().status).to.equal("rejected")')],
+  },
+  {
+    name: "Admin: confirm the rest of the queue in one request",
+    operation: `POST ${at("/reservations/confirm")}`,
+    as: "admin",
+    status: 200,
+    // Postman sends the id as a string; the API reads ids as numbers either way.
+    body: { ids: ["{{thirdId}}"] },
+    after: [check("it is confirmed", "pm.expect(pm.response.json().results[0].status).to.equal(200)")],
+  },
+  {
+    name: "My bookings as a spreadsheet (CSV)",
+    operation: `GET ${at("/reservations/export")}`,
+    as: "customer",
+    status: 200,
+    query: { ordering: "start_at" },
+    after: [
+      check(
+        "a header row and my three bookings",
+        'pm.expect(pm.response.text().trim().split("\\r\\n")).to.have.lengthOf(4)',
+      ),
+    ],
   },
   {
     name: "Availability shows the confirmed examinees",
