@@ -258,9 +258,10 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
     },
     ...[create, patch, confirm].map((endpoint) => withKey(endpoint(freshKey))),
     {
+      // Like a confirmation: a change, behind the admin-only session read.
       name: "reject",
       request: "POST /reservations/{id}/reject/ (an admin)",
-      budget: 4,
+      budget: 5,
       status: 200,
       async prepare(count) {
         const ids = await many(count, book);
