@@ -62,6 +62,11 @@ export class DelayProxy {
     return this.#open;
   }
 
+  /** Cuts every open connection, as a network failure would, and keeps accepting new ones. */
+  cut() {
+    for (const conn of this.#connections) this.#close(conn);
+  }
+
   /** Stops accepting, cuts every connection and waits until nothing of the proxy is left running. */
   async stop() {
     this.#listener.close();

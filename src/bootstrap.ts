@@ -1,5 +1,5 @@
 import { type Config, ConfigError, loadConfig } from "./config.ts";
-import { type Database, openDatabase } from "./platform/db.ts";
+import { type Database, DatabaseOpenError, openDatabase } from "./platform/db.ts";
 import { migrate } from "./platform/migrate.ts";
 import { openCache } from "./platform/cache.ts";
 import { systemClock } from "./platform/clock.ts";
@@ -17,7 +17,11 @@ export async function bootstrap(): Promise<{ config: Config; database: Database 
     console.error(error.message);
     Deno.exit(1);
   }
-  const database = await openDatabase(config);
+  const database = await openDatabase(config).catch((error) => {
+    if (!(error instanceof DatabaseOpenError)) throw error;
+    console.error(error.message);
+    Deno.exit(1);
+  });
   const applied = await migrate(database.sql);
   if (applied.length > 0) console.error(`applied migrations: ${applied.join(", ")}`);
   return { config, database };

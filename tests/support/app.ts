@@ -6,10 +6,11 @@ import { migrate } from "../../src/platform/migrate.ts";
 import { silentLogger } from "../../src/platform/logger.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createUser } from "../../src/users/users.service.ts";
-import { freshDatabase, startTestServers } from "../../harness/servers.ts";
+import { freshDatabase, freshPooledDatabase, startTestServers } from "../../harness/servers.ts";
 import { api } from "../../harness/paths.ts";
 
-export type Backend = "postgres+redis" | "embedded";
+/** `pooled`: postgres+redis with PostgreSQL behind PgBouncer in transaction mode (DB_POOLER=transaction). */
+export type Backend = "postgres+redis" | "pooled" | "embedded";
 
 /** A clock the test moves by hand. */
 export class TestClock {
@@ -60,7 +61,7 @@ export async function createTestContext(
     cache = new MemoryCache(() => clock.now.getTime());
   } else {
     const servers = await startTestServers();
-    databaseUrl = await freshDatabase();
+    databaseUrl = backend === "pooled" ? await freshPooledDatabase() : await freshDatabase();
     cache = new UpstashCache(servers.upstashUrl, servers.upstashToken);
   }
   const config: Config = loadConfig({
@@ -72,6 +73,7 @@ export async function createTestContext(
     DB_POOL_MAX: "20",
     // Specs that book hundreds of requests for one customer; the cap's own spec sets its own.
     MAX_PENDING_PER_USER: "100000",
+    DB_POOLER: backend === "pooled" ? "transaction" : undefined,
     ...env,
   });
   const database = await openDatabase(config);
@@ -162,13 +164,16 @@ export async function withContext(
 }
 
 export const backends: Backend[] = ["postgres+redis", "embedded"];
+/** The backends, and PostgreSQL behind the pooler too: for the specs a transaction pooler could break. */
+export const backendsAndPooler: Backend[] = ["postgres+redis", "pooled", "embedded"];
 
-/** Registers one test per backend whose steps share one context, so every behaviour is checked on both. */
+/** Registers one test per backend whose steps share one context, so every behaviour is checked on each. */
 export function describeOnEveryBackend(
   area: string,
   steps: (step: (name: string, fn: () => Promise<void>) => Promise<boolean>, t: TestContext) => Promise<void>,
+  on: Backend[] = backends,
 ) {
-  for (const backend of backends) {
+  for (const backend of on) {
     Deno.test(`${area} (${backend})`, async (test) => {
       await withContext({ backend }, (t) => steps((name, fn) => test.step(name, fn), t));
     });
