@@ -85,8 +85,8 @@ export async function stopServer(server: ServerProcess) {
 }
 
 /** Runs the server to its end, for configurations that must refuse to start. */
-export async function runToExit(env: Record<string, string>) {
-  const { code, stdout, stderr } = await command({ PORT: String(freePort()), ...env }, readOnly).output();
+export async function runToExit(env: Record<string, string>, permissions = readOnly) {
+  const { code, stdout, stderr } = await command({ PORT: String(freePort()), ...env }, permissions).output();
   const output = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
   return { code, lines: output.split("\n").filter(Boolean) };
 }
