@@ -24,15 +24,17 @@ const reasons: Record<string, string> = {
 };
 
 function reason(error: unknown): string {
-  if (error instanceof postgres.PostgresError) {
-    // PgBouncer refuses what it does not know in the startup message, as the statement timeout of a direct connection.
-    const pooler = /unsupported startup parameter/.test(error.message)
-      ? " (a transaction pooler? set DB_POOLER=transaction)"
-      : "";
-    return `${error.message}${pooler}`;
-  }
+  if (error instanceof postgres.PostgresError) return `${error.message}${hints(error)}`;
   const code = error instanceof Error && "code" in error ? String(error.code) : "";
-  if (code in reasons) return reasons[code];
+  if (Object.hasOwn(reasons, code)) return reasons[code];
   const message = error instanceof Error ? error.message : String(error);
   return `${code && !message.includes(code) ? `${code}: ` : ""}${message.split("\n")[0]}`;
+}
+
+function hints(error: postgres.PostgresError): string {
+  // PgBouncer refuses what it does not know in the startup message, as the statement timeout of a direct connection.
+  if (/unsupported startup parameter/.test(error.message)) return " (a transaction pooler? set DB_POOLER=transaction)";
+  // Behind a pooler the statement timeout is the role's own setting (db-pooler.ts), which this role may not change.
+  if (error.code === "42501") return " (set statement_timeout for the role yourself and DB_STATEMENT_TIMEOUT_MS=0)";
+  return "";
 }

@@ -36,7 +36,10 @@ const statement = 0x53; // 'S' of Describe: a statement, not a portal
  */
 export class PoolerGuard {
   readonly #split = new MessageSplitter();
-  /** The unnamed Parse to send before each Bind of a statement, by the driver's name for it. */
+  /**
+   * The unnamed Parse to send before each Bind of a statement, by the driver's name for it: one per statement the
+   * driver has prepared on this connection, as many as its own cache holds, and gone with the connection.
+   */
   readonly #parses = new Map<string, Uint8Array>();
   #group: Group = emptyGroup();
   readonly #waiting: Group[] = [];
@@ -55,7 +58,7 @@ export class PoolerGuard {
   /** A backend message ended: ReadyForQuery answers a Sync and says whether a transaction is open. */
   seen(type: number, lastByte: number) {
     if (type !== message.readyForQuery) return;
-    this.#unanswered--;
+    this.#unanswered = Math.max(0, this.#unanswered - 1);
     this.#idle = lastByte === 0x49; // 'I'
     this.#drain();
   }
