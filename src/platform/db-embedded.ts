@@ -4,11 +4,13 @@ import { DatabaseOpenError } from "./db-open-error.ts";
 const lockName = "exam-slots.lock";
 const socketDir = "socket";
 
-export type Embedded = { path: string; close(): Promise<void> };
+/** Where postgres.js finds the database: a unix socket, or (Windows) a loopback port. */
+export type Embedded = { at: { path: string } | { host: string; port: number }; close(): Promise<void> };
 
 /**
  * Opens PGlite in `dataDir` and serves it on a unix socket in `dataDir/socket/` (mode 0700: no other OS user can
- * connect, where a loopback port took anyone on the machine, as superuser, without a password).
+ * connect, where a loopback port took anyone on the machine, as superuser, without a password). Deno has no unix
+ * sockets on Windows (denoland/deno#18236): there it is still a loopback port.
  *
  * One process writes a PGlite folder: two would each keep their own copy of the pages in memory and overwrite each
  * other's. The first to take an exclusive lock (flock) on `dataDir/exam-slots.lock` holds the folder until it closes
@@ -22,16 +24,14 @@ export async function openEmbedded(dataDir: string): Promise<Embedded> {
     // Loaded lazily: the WASM build is only needed without DATABASE_URL, and never on Deno Deploy.
     const { PGlite } = await import("@electric-sql/pglite");
     const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
-    const dir = `${dataDir}/${socketDir}`;
-    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
-    await Deno.chmod(dir, 0o700); // made by an older version, or by hand
-    const path = `${dir}/.s.PGSQL.5432`;
-    await Deno.remove(path).catch(() => {}); // left by a process that was killed: the lock says none is running
+    const windows = Deno.build.os === "windows";
+    const path = windows ? undefined : await socketPath(dataDir);
     const db = await PGlite.create(dataDir);
-    const server = new PGLiteSocketServer({ db, path });
+    const server = new PGLiteSocketServer(path ? { db, path } : { db, host: "127.0.0.1", port: 0 });
     await server.start();
+    const [host, port] = server.getServerConn().split(":");
     return {
-      path,
+      at: path ? { path } : { host, port: Number(port) },
       async close() {
         await server.stop();
         await db.close();
@@ -42,6 +42,16 @@ export async function openEmbedded(dataDir: string): Promise<Embedded> {
     lock.close();
     throw error;
   }
+}
+
+/** The socket's path, in a folder only this OS user may enter; one left by a killed process is removed. */
+async function socketPath(dataDir: string): Promise<string> {
+  const dir = `${dataDir}/${socketDir}`;
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  await Deno.chmod(dir, 0o700); // made by hand, or with another umask
+  const path = `${dir}/.s.PGSQL.5432`;
+  await Deno.remove(path).catch(() => {}); // the lock says no process serves it any more
+  return path;
 }
 
 async function holdFolder(dataDir: string): Promise<Deno.FsFile> {

@@ -144,7 +144,7 @@ async function openLocal(dataDir: string): Promise<Database> {
   const sql = postgres({
     ...connectionOptions,
     ...driverSocket({ tls: "off", pooled: false }),
-    path: embedded.path,
+    ...embedded.at,
     user: "postgres",
     db: "postgres",
     max: 1,
