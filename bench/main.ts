@@ -8,11 +8,21 @@ import { availability } from "./scenarios/availability.ts";
 import { create } from "./scenarios/create.ts";
 import { login } from "./scenarios/login.ts";
 import { loginStorm } from "./scenarios/login-storm.ts";
-import { edge } from "./scenarios/edge.ts";
+import { edge, edgePooled } from "./scenarios/edge.ts";
 import { confirmEdge } from "./scenarios/confirm-edge.ts";
 import { bulkConfirm } from "./scenarios/bulk-confirm.ts";
 
-const scenarios: Scenario[] = [confirm, bulkConfirm, availability, create, login, loginStorm, edge, confirmEdge];
+const scenarios: Scenario[] = [
+  confirm,
+  bulkConfirm,
+  availability,
+  create,
+  login,
+  loginStorm,
+  edge,
+  edgePooled,
+  confirmEdge,
+];
 
 const options = parseOptions(Deno.args);
 const unknown = options.only.filter((name) => !scenarios.some((s) => s.name === name));

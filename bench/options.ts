@@ -24,7 +24,7 @@ const presets = {
 };
 
 const usage = `deno task bench [--quick] [--seconds N] [--concurrency N] [--pool N] [--confirms N] [--big-set N]
-                [--only confirm,availability,create,login,login-storm,edge,confirm-edge]`;
+                [--only confirm,availability,create,login,login-storm,edge,edge-pooled,confirm-edge]`;
 
 /** Flags over a preset: `--quick` picks the small one, any other flag overrides a value of it. */
 export function parseOptions(args: string[]): Options {

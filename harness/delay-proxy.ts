@@ -23,6 +23,7 @@ export class DelayProxy {
   #lastSpeaker: "client" | "server" = "server";
   #accepted = 0;
   #open = 0;
+  #hanging = false;
   readonly #connections = new Set<Deno.TcpConn>();
   readonly #serving = new Set<Promise<void>>();
   readonly #accepting: Promise<void>;
@@ -62,6 +63,17 @@ export class DelayProxy {
     return this.#open;
   }
 
+  /** Cuts every open connection, as a network failure would, and keeps accepting new ones. */
+  cut() {
+    for (const conn of this.#connections) this.#close(conn);
+  }
+
+  /** From now on a database that hangs: open connections are cut, new ones accepted and never answered. */
+  hang() {
+    this.#hanging = true;
+    this.cut();
+  }
+
   /** Stops accepting, cuts every connection and waits until nothing of the proxy is left running. */
   async stop() {
     this.#listener.close();
@@ -87,6 +99,7 @@ export class DelayProxy {
     this.#connections.add(client);
     this.#open++;
     try {
+      if (this.#hanging) return await client.readable.pipeTo(new WritableStream());
       const server = await Deno.connect(target);
       this.#connections.add(server);
       try {

@@ -40,9 +40,12 @@ const customer = { username: "edge-customer", email: "edge-customer@example.com"
 /**
  * The production server on `databaseUrl` through a delay proxy, with the in-memory cache, a customer and an
  * admin signed in, and every connection of its pool open: a connection opened during a measurement would add
- * its handshake to it.
+ * its handshake to it. `env` adds to the server's environment (DB_POOLER=transaction when `databaseUrl` is a pooler).
  */
-export async function startEdge(databaseUrl: string, { delayMs = 10, pool = 4 } = {}): Promise<Edge> {
+export async function startEdge(
+  databaseUrl: string,
+  { delayMs = 10, pool = 4, env = {} }: { delayMs?: number; pool?: number; env?: Record<string, string> } = {},
+): Promise<Edge> {
   const proxy = new DelayProxy(databaseUrl, { delayMs: 0 });
   let server: ServerProcess | undefined;
   try {
@@ -56,6 +59,7 @@ export async function startEdge(databaseUrl: string, { delayMs = 10, pool = 4 } 
       // writes a minute.
       MAX_PENDING_PER_USER: "100000",
       WRITE_LIMIT: "100000",
+      ...env,
     });
     const tokens = await signIn(server);
     proxy.delayMs = delayMs;

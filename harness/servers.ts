@@ -1,3 +1,4 @@
+import { type PgBouncer, startPgBouncer } from "./pgbouncer.ts";
 import { type PostgresServer, startPostgres } from "./postgres.ts";
 import { type RedisServer, startRedis } from "./redis.ts";
 import { startUpstashProxy, type UpstashProxy } from "./upstash-proxy.ts";
@@ -13,6 +14,7 @@ export type TestServers = {
 };
 
 let servers: Promise<TestServers> | undefined;
+let pooler: Promise<PgBouncer> | undefined;
 
 /**
  * PostgreSQL, redis-server and the Upstash proxy, started on first use and shared by the tests of this file.
@@ -28,6 +30,23 @@ export async function freshDatabase(): Promise<string> {
   return (await startTestServers()).postgres.createDatabase();
 }
 
+/** The PgBouncer (transaction mode) in front of the shared cluster, started on first use by the tests of this file. */
+export async function startTestPooler(): Promise<PgBouncer> {
+  const { postgres } = await startTestServers();
+  return await (pooler ??= startPgBouncer(postgres.port));
+}
+
+/** A new, empty database on the shared cluster, reached through the pooler: set DB_POOLER=transaction with it. */
+export async function freshPooledDatabase(): Promise<string> {
+  return (await startTestPooler()).url(await freshDatabase());
+}
+
+/** PostgreSQL directly and through the pooler: where a spec runs twice, a new database on each, and its DB_POOLER. */
+export const postgresRoutes = [
+  { via: "", fresh: freshDatabase, DB_POOLER: "none" },
+  { via: " (through PgBouncer)", fresh: freshPooledDatabase, DB_POOLER: "transaction" },
+] as const;
+
 async function boot(): Promise<TestServers> {
   const [postgres, redis] = await Promise.all([startPostgres(), startRedis()]);
   const proxy = await startUpstashProxy(redis.port);
@@ -40,6 +59,8 @@ async function boot(): Promise<TestServers> {
     proxy,
     async stop() {
       servers = undefined;
+      await (await pooler)?.stop();
+      pooler = undefined;
       await proxy.stop();
       await Promise.all([postgres.destroy(), redis.stop()]);
     },

@@ -37,7 +37,9 @@ const schema = z.object({
   PASSWORD_WORKERS: z.coerce.number().int().min(0).max(256).default(() => navigator.hardwareConcurrency),
   PASSWORD_QUEUE_LIMIT: positiveInt.default(64),
   PASSWORD_HASHES_PER_ADDRESS: positiveInt.default(8),
-  DB_STATEMENT_TIMEOUT_MS: positiveInt.default(5000),
+  // 0: the service sets no statement timeout (the server's or the role's own applies).
+  DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(5000),
+  DB_POOLER: z.enum(["auto", "transaction", "none"]).default("auto"),
   MAX_CONCURRENT_EXAMINEES: positiveInt.default(50_000),
   MAX_PENDING_PER_USER: positiveInt.default(50),
   // Room for a reservation's creation and its deletion at the least.

@@ -3,7 +3,8 @@ import { type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { delay } from "../harness/process.ts";
-import { startTestServers } from "../harness/servers.ts";
+import { DelayProxy } from "../harness/delay-proxy.ts";
+import { freshDatabase, startTestServers } from "../harness/servers.ts";
 import { startUpstashProxy } from "../harness/upstash-proxy.ts";
 import { createApp } from "../src/app.ts";
 import { type Cache, MemoryCache, UpstashCache } from "../src/platform/cache.ts";
@@ -140,12 +141,10 @@ Deno.test("a PostgreSQL restart under load: fast 503s during the outage, recover
 
 Deno.test("a PostgreSQL that accepts connections but never answers gets 503s within the 2 s connect timeout", async () => {
   await withContext({}, async (t) => {
-    const hole = blackHole();
-    const database = await openDatabase({
-      DATABASE_URL: `postgres://postgres@127.0.0.1:${hole.port}/none`,
-      DATA_DIR: "",
-      DB_POOL_MAX: 5,
-    });
+    // Opened while it answers (openDatabase runs a first statement), then it hangs: every connection is new again.
+    const hole = new DelayProxy(await freshDatabase(), { delayMs: 0 });
+    const database = await openDatabase({ DATABASE_URL: hole.url, DATA_DIR: "", DB_POOL_MAX: 5 });
+    hole.hang();
     try {
       const app = createApp({
         config: t.config,
@@ -172,7 +171,7 @@ Deno.test("a PostgreSQL that accepts connections but never answers gets 503s wit
       assert(performance.now() - started < 3_000, "the requests outlived the 2 s connect timeout");
     } finally {
       await database.close();
-      await hole.close();
+      await hole.stop();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
-import { describeOnEveryBackend } from "./support/app.ts";
+import { backendsAndPooler, describeOnEveryBackend } from "./support/app.ts";
 import { book, bookConfirmed, booking, confirm, confirmedOn, freshAccess } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
 import { createReservation } from "../src/reservations/reservations.service.ts";
@@ -472,4 +472,4 @@ describeOnEveryBackend("reservations", async (step, t) => {
   await step("after all of the above, every slot counter equals the sum of its confirmed reservations", async () => {
     assertEquals(await capacityDrift(t.sql, t.config), []);
   });
-});
+}, backendsAndPooler);

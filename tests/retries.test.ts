@@ -1,6 +1,6 @@
 // Safe retries (API v1.1): an Idempotency-Key makes a write safe to send again, whatever happened to its answer.
 import { assert, assertEquals } from "./support/assert.ts";
-import { describeOnEveryBackend, type Reply, type TestContext, withContext } from "./support/app.ts";
+import { backendsAndPooler, describeOnEveryBackend, type Reply, type TestContext, withContext } from "./support/app.ts";
 import { assertProblem } from "./support/problems.ts";
 import { book, bookConfirmed, booking, confirm, freshAccess } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
@@ -10,7 +10,7 @@ import { silentLogger } from "../src/platform/logger.ts";
 import { openDatabase } from "../src/platform/db.ts";
 import { delay } from "../harness/process.ts";
 import { call, jwtSecret, type ServerProcess, startServer, stopServer } from "../harness/server-process.ts";
-import { freshDatabase } from "../harness/servers.ts";
+import { postgresRoutes } from "../harness/servers.ts";
 import { api } from "../harness/paths.ts";
 
 // The test clock starts at 2027-04-01T00:00Z; every step books on a day of its own.
@@ -341,7 +341,7 @@ describeOnEveryBackend("retries", async (step, t) => {
   await step("after all of the above, every slot counter equals the sum of its confirmed reservations", async () => {
     assertEquals(await capacityDrift(t.sql, t.config), []);
   });
-});
+}, backendsAndPooler);
 
 // Crash safety: the real server process, killed mid-burst, restarted on the same database.
 
@@ -379,105 +379,113 @@ async function signIn(server: ServerProcess, user: { email: string; password: st
   return reply.body.access;
 }
 
-Deno.test("a server killed mid-burst: every keyed create and confirm, retried, takes effect exactly once", async () => {
-  const databaseUrl = await freshDatabase();
-  const env = {
-    JWT_SECRET: jwtSecret,
-    DATABASE_URL: databaseUrl,
-    ADMIN_EMAIL: adminUser.email,
-    ADMIN_PASSWORD: adminUser.password,
-  };
-  let server = await startServer(env);
-  try {
-    const registered = await call(server, api("/users/"), {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ ...customerUser, password2: customerUser.password }),
-    });
-    assertEquals(registered.status, 201);
-    const [customer, admin] = [await signIn(server, customerUser), await signIn(server, adminUser)];
-    // Each create books an hour of its own (headcount 100 + i names it); each confirm confirms one of these.
-    const window = (i: number, headcount: number) => ({
-      start_at: new Date(burstDay + i * hourMs).toISOString(),
-      end_at: new Date(burstDay + (i + 1) * hourMs).toISOString(),
-      headcount,
-    });
-    const toConfirm: number[] = [];
-    for (let i = 0; i < 20; i++) {
-      const reply = await send(server, {
-        key: `setup-${i}`,
-        path: api("/reservations/"),
-        token: customer,
-        body: window(i, 1000 + i),
-      });
-      assertEquals(reply?.status, 201);
-      toConfirm.push(reply!.body.id);
-    }
-    const burst: KeyedCall[] = Array.from({ length: 20 }, (_, i) => [
-      { key: `create-${i}`, path: api("/reservations/"), token: customer, body: window(i, 100 + i) },
-      { key: `confirm-${i}`, path: api(`/reservations/${toConfirm[i]}/confirm/`), token: admin },
-    ]).flat();
-
-    // 40 requests, one every millisecond; the process is killed as the tenth answer comes back, so others are caught
-    // at every stage, some committed with their answer still unsent.
-    let answered = 0;
-    const inFlight = burst.map(async (request, i) => {
-      await delay(i);
-      const reply = await send(server, request);
-      if (reply && ++answered === 10) server.child.kill("SIGKILL");
-      return reply;
-    });
-    const before = await Promise.all(inFlight);
-    await server.exited;
-    assert(before.some((reply) => reply === undefined), "the kill should cut some requests off");
-
-    server = await startServer(env);
-    const after = await Promise.all(burst.map(async (request) => {
-      for (let attempt = 0; attempt < 50; attempt++) {
-        const reply = await send(server, request);
-        if (reply && reply.status !== 409 && reply.status < 500) return reply;
-        await delay(100);
-      }
-      throw new Error(`${request.key} never got an answer`);
-    }));
-
-    for (const [i, request] of burst.entries()) {
-      const reply = after[i];
-      assertEquals(
-        reply.status,
-        request.key.startsWith("create") ? 201 : 200,
-        `${request.key}: ${JSON.stringify(reply.body)}`,
-      );
-      // An answer that made it out before the kill is the one the retry gets again.
-      if (before[i]?.status === reply.status) assertEquals(reply.body, before[i]!.body, request.key);
-    }
-    const config = loadConfig({ APP_ENV: "test", JWT_SECRET: jwtSecret, DATABASE_URL: databaseUrl });
-    const database = await openDatabase(config);
+for (const route of postgresRoutes) {
+  Deno.test(`a server killed mid-burst: every keyed create and confirm, retried, takes effect exactly once${route.via}`, async () => {
+    const databaseUrl = await route.fresh();
+    const env = {
+      JWT_SECRET: jwtSecret,
+      DATABASE_URL: databaseUrl,
+      DB_POOLER: route.DB_POOLER,
+      ADMIN_EMAIL: adminUser.email,
+      ADMIN_PASSWORD: adminUser.password,
+    };
+    let server = await startServer(env);
     try {
-      const sql = database.sql;
-      const created = await sql<{ headcount: number; ids: number[] }[]>`
+      const registered = await call(server, api("/users/"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ ...customerUser, password2: customerUser.password }),
+      });
+      assertEquals(registered.status, 201);
+      const [customer, admin] = [await signIn(server, customerUser), await signIn(server, adminUser)];
+      // Each create books an hour of its own (headcount 100 + i names it); each confirm confirms one of these.
+      const window = (i: number, headcount: number) => ({
+        start_at: new Date(burstDay + i * hourMs).toISOString(),
+        end_at: new Date(burstDay + (i + 1) * hourMs).toISOString(),
+        headcount,
+      });
+      const toConfirm: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const reply = await send(server, {
+          key: `setup-${i}`,
+          path: api("/reservations/"),
+          token: customer,
+          body: window(i, 1000 + i),
+        });
+        assertEquals(reply?.status, 201);
+        toConfirm.push(reply!.body.id);
+      }
+      const burst: KeyedCall[] = Array.from({ length: 20 }, (_, i) => [
+        { key: `create-${i}`, path: api("/reservations/"), token: customer, body: window(i, 100 + i) },
+        { key: `confirm-${i}`, path: api(`/reservations/${toConfirm[i]}/confirm/`), token: admin },
+      ]).flat();
+
+      // 40 requests, one every millisecond; the process is killed as the tenth answer comes back, so others are caught
+      // at every stage, some committed with their answer still unsent.
+      let answered = 0;
+      const inFlight = burst.map(async (request, i) => {
+        await delay(i);
+        const reply = await send(server, request);
+        if (reply && ++answered === 10) server.child.kill("SIGKILL");
+        return reply;
+      });
+      const before = await Promise.all(inFlight);
+      await server.exited;
+      assert(before.some((reply) => reply === undefined), "the kill should cut some requests off");
+
+      server = await startServer(env);
+      const after = await Promise.all(burst.map(async (request) => {
+        for (let attempt = 0; attempt < 50; attempt++) {
+          const reply = await send(server, request);
+          if (reply && reply.status !== 409 && reply.status < 500) return reply;
+          await delay(100);
+        }
+        throw new Error(`${request.key} never got an answer`);
+      }));
+
+      for (const [i, request] of burst.entries()) {
+        const reply = after[i];
+        assertEquals(
+          reply.status,
+          request.key.startsWith("create") ? 201 : 200,
+          `${request.key}: ${JSON.stringify(reply.body)}`,
+        );
+        // An answer that made it out before the kill is the one the retry gets again.
+        if (before[i]?.status === reply.status) assertEquals(reply.body, before[i]!.body, request.key);
+      }
+      const config = loadConfig({
+        APP_ENV: "test",
+        JWT_SECRET: jwtSecret,
+        DATABASE_URL: databaseUrl,
+        DB_POOLER: route.DB_POOLER,
+      });
+      const database = await openDatabase(config);
+      try {
+        const sql = database.sql;
+        const created = await sql<{ headcount: number; ids: number[] }[]>`
         SELECT headcount, array_agg(id ORDER BY id) AS ids FROM reservations WHERE headcount < 1000
         GROUP BY headcount ORDER BY headcount`;
-      assertEquals(created.map((row) => row.headcount), Array.from({ length: 20 }, (_, i) => 100 + i));
-      assertEquals(
-        created.map((row) => row.ids),
-        after.filter((_, i) => burst[i].key.startsWith("create")).map((reply) => [reply.body.id]),
-      );
-      const [{ confirmed }] = await sql`
+        assertEquals(created.map((row) => row.headcount), Array.from({ length: 20 }, (_, i) => 100 + i));
+        assertEquals(
+          created.map((row) => row.ids),
+          after.filter((_, i) => burst[i].key.startsWith("create")).map((reply) => [reply.body.id]),
+        );
+        const [{ confirmed }] = await sql`
         SELECT count(*)::int AS confirmed FROM reservations WHERE status = 'confirmed' AND id = ANY (${toConfirm})`;
-      assertEquals(confirmed, 20);
-      const events = await sql`
+        assertEquals(confirmed, 20);
+        const events = await sql`
         SELECT reservation_id, count(*)::int AS count FROM reservation_events
         GROUP BY reservation_id, action HAVING count(*) > 1`;
-      assertEquals([...events], []);
-      assertEquals(await capacityDrift(sql, config), []);
+        assertEquals([...events], []);
+        assertEquals(await capacityDrift(sql, config), []);
+      } finally {
+        await database.close();
+      }
     } finally {
-      await database.close();
+      await stopServer(server);
     }
-  } finally {
-    await stopServer(server);
-  }
-});
+  });
+}
 
 Deno.test("a caller holds at most IDEMPOTENCY_KEYS_PER_USER stored keys: a new key past them is 429 and stores nothing", async () => {
   await withContext({ env: { IDEMPOTENCY_KEYS_PER_USER: "5" } }, async (t) => {

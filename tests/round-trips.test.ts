@@ -6,12 +6,13 @@ import { DelayProxy } from "../harness/delay-proxy.ts";
 import {
   type BudgetRow,
   budgetRow,
+  type Edge,
   formatBudget,
   median,
   startEdge,
   withinBudget,
 } from "../harness/round-trip-budget.ts";
-import { freshDatabase } from "../harness/servers.ts";
+import { freshDatabase, freshPooledDatabase } from "../harness/servers.ts";
 
 Deno.test("the delay proxy", async (t) => {
   const proxy = new DelayProxy(await freshDatabase(), { delayMs: 25 });
@@ -77,8 +78,8 @@ Deno.test("the delay proxy", async (t) => {
 
 const samples = 5;
 
-Deno.test("the round-trip budget of issue 10, with PostgreSQL 20 ms away", async (t) => {
-  const edge = await startEdge(await freshDatabase(), { delayMs: 10, pool: 4 });
+/** Measures every endpoint of `edge`, one request at a time, against its budget; prints the table. */
+async function assertBudget(t: Deno.TestContext, edge: Edge) {
   const rows: BudgetRow[] = [];
   try {
     for (const endpoint of edge.endpoints) {
@@ -102,4 +103,13 @@ Deno.test("the round-trip budget of issue 10, with PostgreSQL 20 ms away", async
     console.log(`\n${formatBudget(rows, edge.rttMs)}\n`);
     await edge.stop();
   }
+}
+
+Deno.test("the round-trip budget of issue 10, with PostgreSQL 20 ms away", async (t) => {
+  await assertBudget(t, await startEdge(await freshDatabase(), { delayMs: 10, pool: 4 }));
+});
+
+Deno.test("the round-trip budget of issue 10 through a transaction pooler (PgBouncer) 20 ms away", async (t) => {
+  const env = { DB_POOLER: "transaction" };
+  await assertBudget(t, await startEdge(await freshPooledDatabase(), { delayMs: 10, pool: 4, env }));
 });

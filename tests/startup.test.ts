@@ -13,9 +13,10 @@ import {
   startTask,
   stopServer,
 } from "../harness/server-process.ts";
-import { freshDatabase, startTestServers } from "../harness/servers.ts";
+import { freshDatabase, startTestPooler, startTestServers } from "../harness/servers.ts";
+import { startPgBouncer } from "../harness/pgbouncer.ts";
+import { freePort, run } from "../harness/process.ts";
 import { api } from "../harness/paths.ts";
-import { run } from "../harness/process.ts";
 import { serverArgs, serverPermissions } from "../src/tasks/start.ts";
 import { serverLockPath, serverLockText } from "../tools/server-lock.ts";
 
@@ -375,4 +376,62 @@ Deno.test("start-up – `deno task start` installs only the server's packages: i
   // Frozen: the server's whole module graph resolves from that lockfile alone.
   const main = new URL("../src/main.ts", import.meta.url).pathname;
   await run(Deno.execPath(), ["cache", "--frozen", `--lock=${serverLockPath.pathname}`, main]);
+});
+
+Deno.test("start-up – a database that cannot be used stops the server with one line naming its host and port and what failed, never the password", async (t) => {
+  const password = "never-printed-secret";
+  /** Runs the server on `databaseUrl` to its end: it must exit 1 with one line, which is returned. */
+  async function refusal(databaseUrl: string, env: Record<string, string> = {}) {
+    const { code, lines } = await runToExit({ JWT_SECRET: jwtSecret, DATABASE_URL: databaseUrl, ...env });
+    assertEquals([code, lines.length], [1, 1], lines.join("\n"));
+    assert(!lines[0].includes(password), lines[0]);
+    return lines[0];
+  }
+  const at = (port: number) => `^cannot open the database at 127\\.0\\.0\\.1:${port} \\(DATABASE_URL\\): `;
+
+  await t.step("nothing listens at the address", async () => {
+    const port = freePort();
+    assertMatch(
+      await refusal(`postgres://u:${password}@127.0.0.1:${port}/x`),
+      new RegExp(`${at(port)}connection refused`),
+    );
+  });
+
+  await t.step("something listens but never answers", async () => {
+    const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      for await (const conn of silent) held.push(conn);
+    })().catch(() => {});
+    try {
+      const { port } = silent.addr;
+      assertMatch(await refusal(`postgres://u:${password}@127.0.0.1:${port}/x`), new RegExp(`${at(port)}no answer`));
+    } finally {
+      silent.close();
+      held.forEach((conn) => conn.close());
+      await accepting;
+    }
+  });
+
+  const { postgres: cluster } = await startTestServers();
+  await t.step("the password is refused", async () => {
+    const guarded = await startPgBouncer(cluster.port, { password: "the-right-one" });
+    try {
+      const url = new URL(guarded.url(await freshDatabase()));
+      url.password = password;
+      const line = await refusal(url.href, { DB_POOLER: "transaction" });
+      assertMatch(line, new RegExp(`${at(guarded.port)}.*password authentication failed`));
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  await t.step("a transaction pooler refuses the statement timeout in the startup message", async () => {
+    const pooler = await startTestPooler();
+    const line = await refusal(pooler.url(await freshDatabase()), { DB_POOLER: "none" });
+    assertMatch(
+      line,
+      new RegExp(`${at(pooler.port)}unsupported startup parameter: statement_timeout .*DB_POOLER=transaction`),
+    );
+  });
 });

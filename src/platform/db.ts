@@ -1,7 +1,12 @@
-import net from "node:net";
 import postgres from "postgres";
+import { openEmbedded } from "./db-embedded.ts";
+import { openFailure } from "./db-open-error.ts";
+import { isTransactionPooler, type PoolerSetting, setRoleStatementTimeout } from "./db-pooler.ts";
+import { socketFactory, type SocketOptions, tlsModeOf } from "./db-socket.ts";
 import { telemetryEnabled } from "./telemetry.ts";
 import { traceSql } from "./traced-sql.ts";
+
+export { DatabaseOpenError } from "./db-open-error.ts";
 
 // deno-lint-ignore ban-types -- postgres.js's own default for "no custom types"
 export type Sql = postgres.Sql<{}>;
@@ -52,34 +57,30 @@ type DatabaseConfig = {
   DATABASE_URL?: string;
   DATA_DIR: string;
   DB_POOL_MAX: number;
+  /** 0 (or absent): the service sets none, and whatever the server or the role has applies. */
   DB_STATEMENT_TIMEOUT_MS?: number;
+  DB_POOLER?: PoolerSetting;
 };
 
-/**
- * postgres.js's own socket keeps Nagle's algorithm on: a pipelined batch over 1 KB (a keyed confirm with its stored
- * outcome) goes out as two writes, and the second waits for the server's ACK of the first, a whole round trip. libpq
- * sets TCP_NODELAY; so do we. The socket is handed over still connecting, as postgres.js's own is, so its connect
- * timeout and error handling apply unchanged (it writes the startup message once connected). DATABASE_URL names one
- * host: postgres.js's rotation over several is not kept.
- */
-function noDelaySocket(options: { host: string[]; port: number[]; path?: string }) {
-  const [host, port] = [options.host[0], options.port[0]];
-  const socket = Object.assign(new net.Socket(), { host, port }); // host and port name it in connection errors
-  socket.once("connect", () => socket.setNoDelay(true));
-  return options.path ? socket.connect(options.path) : socket.connect(port, host);
-}
+// A reachable PostgreSQL answers a connect in milliseconds; one that does not answer in 2 s is down.
+const connectTimeoutSeconds = 2;
 
 const connectionOptions = {
-  socket: noDelaySocket,
   onnotice: () => {},
-  // A reachable PostgreSQL answers a connect in milliseconds; one that does not answer in 2 s is down.
-  connect_timeout: 2,
+  connect_timeout: connectTimeoutSeconds,
   // The default backoff grows to 20 s over an outage and queued queries wait it out: capped at 0.5 s,
   // requests fail fast while the database is down and succeed within a second of its return.
   backoff: (retries: number) => Math.min(retries * 0.05, 0.5),
   idle_timeout: 30,
   transform: { undefined: null },
+  // TLS is negotiated by db-socket.ts, which has to read the plain protocol: the driver always gets a plain socket.
+  ssl: false,
 } as const;
+
+/** postgres.js takes a `socket` factory without declaring it in its types. */
+const driverSocket = (options: Omit<SocketOptions, "connectTimeoutMs">) => ({
+  socket: socketFactory({ ...options, connectTimeoutMs: connectTimeoutSeconds * 1000 }),
+});
 
 /**
  * postgres.js 3.4.9 may flush a buffered write, from a setImmediate callback, to a connection the server has
@@ -104,38 +105,55 @@ function dropStrayWrites() {
   });
 }
 
-/** postgres.js on DATABASE_URL, or on an embedded PGlite in DATA_DIR served over a loopback socket. */
+/**
+ * postgres.js on DATABASE_URL (through a transaction pooler when DB_POOLER says so, or the URL names one), or on an
+ * embedded PGlite in DATA_DIR. A database that cannot be used fails here, with a DatabaseOpenError of one line: for
+ * DATABASE_URL the first statement has run.
+ */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   dropStrayWrites();
-  if (config.DATABASE_URL) {
-    const sql = postgres(config.DATABASE_URL, {
-      ...connectionOptions,
-      max: config.DB_POOL_MAX,
-      // No request holds a pooled connection for long: a statement running past this is cancelled (57014 → 503).
-      ...(config.DB_STATEMENT_TIMEOUT_MS ? { connection: { statement_timeout: config.DB_STATEMENT_TIMEOUT_MS } } : {}),
-    });
-    return { sql: observed(sql), close: () => sql.end({ timeout: 5 }) };
-  }
-  return await openEmbedded(config.DATA_DIR);
+  return config.DATABASE_URL ? await openRemote(config.DATABASE_URL, config) : await openLocal(config.DATA_DIR);
 }
 
-async function openEmbedded(dataDir: string): Promise<Database> {
-  // Loaded lazily: the WASM build is only needed without DATABASE_URL, and never on Deno Deploy.
-  const { PGlite } = await import("@electric-sql/pglite");
-  const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
-  await Deno.mkdir(dataDir, { recursive: true });
-  const db = await PGlite.create(dataDir);
-  const server = new PGLiteSocketServer({ db, host: "127.0.0.1", port: 0 });
-  await server.start();
+async function openRemote(databaseUrl: string, config: DatabaseConfig): Promise<Database> {
+  const url = new URL(databaseUrl);
+  const pooled = isTransactionPooler(url, config.DB_POOLER);
+  const timeout = config.DB_STATEMENT_TIMEOUT_MS ?? 0;
+  const sql = postgres(databaseUrl, {
+    ...connectionOptions,
+    ...driverSocket({ tls: tlsModeOf(url), pooled }),
+    max: config.DB_POOL_MAX,
+    // No request holds a pooled connection for long: a statement running past this is cancelled (57014 → 503).
+    // A transaction pooler refuses it in the startup message: there it is the role's setting instead.
+    ...(timeout && !pooled ? { connection: { statement_timeout: timeout } } : {}),
+  });
+  try {
+    if (timeout && pooled) await setRoleStatementTimeout(sql, timeout);
+    else await sql`SELECT 1`;
+  } catch (error) {
+    await sql.end({ timeout: 0 });
+    throw openFailure(url, error);
+  }
+  return { sql: observed(sql), close: () => sql.end({ timeout: 5 }) };
+}
+
+async function openLocal(dataDir: string): Promise<Database> {
+  const embedded = await openEmbedded(dataDir);
   // PGlite runs one session: a larger pool through the socket hangs, so every query queues on one connection.
   // It has no statement_timeout to give: it ignores the setting (single-threaded WASM, no timer to cancel with).
-  const sql = postgres(`postgres://postgres@${server.getServerConn()}/postgres`, { ...connectionOptions, max: 1 });
+  const sql = postgres({
+    ...connectionOptions,
+    ...driverSocket({ tls: "off", pooled: false }),
+    ...embedded.at,
+    user: "postgres",
+    db: "postgres",
+    max: 1,
+  });
   return {
     sql: observed(sql),
     close: async () => {
       await sql.end({ timeout: 5 });
-      await server.stop();
-      await db.close();
+      await embedded.close();
     },
   };
 }

@@ -7,10 +7,11 @@ import { storeCapacityLimits } from "../../src/reservations/capacity.ts";
 import { silentLogger } from "../../src/platform/logger.ts";
 import { hashPassword } from "../../src/auth/passwords.ts";
 import { createUser } from "../../src/users/users.service.ts";
-import { freshDatabase, startTestServers } from "../../harness/servers.ts";
+import { freshDatabase, freshPooledDatabase, startTestServers } from "../../harness/servers.ts";
 import { api } from "../../harness/paths.ts";
 
-export type Backend = "postgres+redis" | "embedded";
+/** `pooled`: postgres+redis with PostgreSQL behind PgBouncer in transaction mode (DB_POOLER=transaction). */
+export type Backend = "postgres+redis" | "pooled" | "embedded";
 
 /** A clock the test moves by hand. */
 export class TestClock {
@@ -61,7 +62,7 @@ export async function createTestContext(
     cache = new MemoryCache(() => clock.now.getTime());
   } else {
     const servers = await startTestServers();
-    databaseUrl = await freshDatabase();
+    databaseUrl = backend === "pooled" ? await freshPooledDatabase() : await freshDatabase();
     cache = new UpstashCache(servers.upstashUrl, servers.upstashToken);
   }
   const config: Config = loadConfig({
@@ -74,6 +75,7 @@ export async function createTestContext(
     // Specs that book hundreds of requests for one customer; the caps' own specs set their own.
     MAX_PENDING_PER_USER: "100000",
     WRITE_LIMIT: "100000",
+    DB_POOLER: backend === "pooled" ? "transaction" : undefined,
     ...env,
   });
   const database = await openDatabase(config);
@@ -165,13 +167,16 @@ export async function withContext(
 }
 
 export const backends: Backend[] = ["postgres+redis", "embedded"];
+/** The backends, and PostgreSQL behind the pooler too: for the specs a transaction pooler could break. */
+export const backendsAndPooler: Backend[] = ["postgres+redis", "pooled", "embedded"];
 
-/** Registers one test per backend whose steps share one context, so every behaviour is checked on both. */
+/** Registers one test per backend whose steps share one context, so every behaviour is checked on each. */
 export function describeOnEveryBackend(
   area: string,
   steps: (step: (name: string, fn: () => Promise<void>) => Promise<boolean>, t: TestContext) => Promise<void>,
+  on: Backend[] = backends,
 ) {
-  for (const backend of backends) {
+  for (const backend of on) {
     Deno.test(`${area} (${backend})`, async (test) => {
       await withContext({ backend }, (t) => steps((name, fn) => test.step(name, fn), t));
     });
