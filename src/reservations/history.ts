@@ -5,6 +5,7 @@ import { type Page, withTotal } from "../http/pagination.ts";
 import type { Sql, Tx } from "../platform/db.ts";
 import type { Caller } from "../auth/auth.schemas.ts";
 import type { AuditFilters, ReservationEvent } from "./history.schemas.ts";
+import type { Reservation } from "./reservations.schemas.ts";
 
 export type Action = ReservationEvent["action"];
 /** `{ field: [old, new] }`, JSON-ready. */
@@ -15,19 +16,31 @@ const toEvent = (row: EventRow): ReservationEvent => ({ ...row, at: row.at.toISO
 
 /**
  * The INSERT recording one event per row of `from` (which must name `id` and `user_id` of the reservation), for the
- * transaction of the change itself: a change that rolls back leaves no event.
+ * transaction of the change itself: a change that rolls back leaves no event. `reservation` is its jsonb as the API
+ * shows it after the change (as it was, for a deletion), evaluated per row of `from`.
  */
 export function eventInsert(
   sql: Sql | Tx,
-  event: { action: Action; at: Date; actorId: number | null; requestId: string; changes?: Changes },
+  event: {
+    action: Action;
+    at: Date;
+    actorId: number | null;
+    requestId: string;
+    changes?: Changes;
+    reservation: postgres.Fragment;
+  },
   from: postgres.Fragment,
 ) {
   const changes = event.changes ? sql`${sql.json(event.changes as postgres.JSONValue)}::jsonb` : sql`NULL::jsonb`;
   return sql`
-    INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes)
-    SELECT r.id, r.user_id, ${event.action}, ${event.at}, ${event.actorId}, ${event.requestId}, ${changes}
+    INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes, reservation)
+    SELECT r.id, r.user_id, ${event.action}, ${event.at}, ${event.actorId}, ${event.requestId}, ${changes},
+      ${event.reservation}
     ${from}`;
 }
+
+/** `reservation` for an event of one reservation whose API view is known. */
+export const reservationJson = (sql: Sql | Tx, reservation: Reservation) => sql`${sql.json(reservation)}::jsonb`;
 
 /** `from` for a reservation whose id and owner are known. */
 export const knownReservation = (sql: Sql | Tx, reservation: { id: number; user_id: number }) =>

@@ -17,7 +17,7 @@ import {
 } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
 import { assertIfMatch, etagOf, etagSql } from "./etag.ts";
-import { type Changes, eventInsert, knownReservation } from "./history.ts";
+import { type Changes, eventInsert, knownReservation, reservationJson } from "./history.ts";
 import type { Reservation, ReservationFilters, ReservationStatus } from "./reservations.schemas.ts";
 
 type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
@@ -25,7 +25,7 @@ type ServiceDeps = Pick<Deps, "sql" | "config" | "clock">;
 /** What a write knows of its request besides the caller: for history, ETags and safe retries. */
 export type Write = { requestId: string; ifMatch?: string; idempotency?: KeyedRequest };
 
-type ReservationRow = Hold & {
+export type ReservationRow = Hold & {
   id: number;
   user_id: number;
   status: ReservationStatus;
@@ -38,7 +38,7 @@ type ReservationRow = Hold & {
 /** A reservation as responses show it, with the ETag of its version. */
 export type Versioned = { reservation: Reservation; etag: string };
 
-const toReservation = (row: ReservationRow): Reservation => ({
+export const toReservation = (row: ReservationRow): Reservation => ({
   id: row.id,
   user_id: row.user_id,
   start_at: row.start_at.toISOString(),
@@ -127,6 +127,7 @@ export async function createReservation(deps: ServiceDeps, caller: Caller, booki
         end_at: [null, template.end_at],
         headcount: [null, booking.headcount],
       },
+      reservation: sql`jsonb_set(${sql.json(template)}::jsonb, '{id}', to_jsonb(r.id))`,
     }, sql`FROM created r`)
   })${outcome}
     SELECT created.*, owner.id IS NOT NULL AS owner_exists, owner.pending_count, key.free AS key_free,
@@ -319,6 +320,7 @@ export function updateReservation(
             actorId: user.id,
             requestId: write.requestId,
             changes: changesOf(current, next),
+            reservation: reservationJson(tx, toReservation(row)),
           },
           knownReservation(tx, current),
         ),
@@ -349,7 +351,13 @@ export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: n
         tx`${lock}`,
         eventInsert(
           tx,
-          { action: "deleted", at: now, actorId: user.id, requestId: write.requestId },
+          {
+            action: "deleted",
+            at: now,
+            actorId: user.id,
+            requestId: write.requestId,
+            reservation: reservationJson(tx, toReservation(current)),
+          },
           knownReservation(tx, current),
         ),
         tx`DELETE FROM reservations WHERE id = ${id}`,
@@ -404,6 +412,7 @@ export async function confirmReservation(
             actorId: user.id,
             requestId: write.requestId,
             changes: { status: ["pending", "confirmed"] },
+            reservation: reservationJson(tx, toReservation(row)),
           }, tx`FROM confirmed r`)
         })${outcome ? tx`, outcome AS (${outcome})` : tx``}
           SELECT ${commitClaimLimits(tx, config)} FROM confirmed`];

@@ -8,6 +8,7 @@ import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
 import { releaseUserCapacity } from "../reservations/capacity.ts";
 import { eventInsert } from "../reservations/history.ts";
+import { type ReservationRow, toReservation } from "../reservations/reservations.service.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
 import type { Registration } from "./users.schemas.ts";
 
@@ -100,11 +101,18 @@ export async function deleteUser(
   assertSelfOrAdmin(actor, id);
   const deleted = await sql.begin(async (tx) => {
     // Reservations before their user, the order every change of a reservation takes them in (the pending count).
-    await tx`SELECT id FROM reservations WHERE user_id = ${id} ORDER BY id FOR UPDATE`;
+    const held = await tx<ReservationRow[]>`SELECT * FROM reservations WHERE user_id = ${id} ORDER BY id FOR UPDATE`;
     const [user] = await tx`SELECT id FROM users WHERE id = ${id} FOR UPDATE`;
     if (!user) return false;
     await releaseUserCapacity(tx, config, id);
-    const released = { action: "released", at: clock(), actorId: actor.id, requestId: write.requestId } as const;
+    const asItWas = Object.fromEntries(held.map((row) => [row.id, toReservation(row)]));
+    const released = {
+      action: "released",
+      at: clock(),
+      actorId: actor.id,
+      requestId: write.requestId,
+      reservation: tx`${tx.json(asItWas)}::jsonb -> r.id::text`,
+    } as const;
     await tx`${eventInsert(tx, released, tx`FROM reservations r WHERE r.user_id = ${id}`)}`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return true;
