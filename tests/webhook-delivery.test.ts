@@ -7,7 +7,8 @@ import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { type TestContext, TestResolver, withContext } from "./support/app.ts";
 import { book, booking, confirm } from "./support/reservations.ts";
 import { type Received, startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
-import { delay } from "../harness/process.ts";
+import { delay, freePort } from "../harness/process.ts";
+import { type Delivery, webhookReceiver } from "../docs/examples/webhook-receiver.ts";
 import { selfSignedCertificate } from "../harness/tls.ts";
 import { api } from "../harness/paths.ts";
 import { createApp } from "../src/app.ts";
@@ -147,6 +148,43 @@ Deno.test("webhook delivery – in one process", async (test) => {
         const got = receiver.received[1];
         assertEquals(got.json.type, "reservation.changed");
         nodeAssert.throws(() => new Webhook(hook.secret).verify(got.body, got.headers), /too old/i);
+      });
+
+      await test.step("the receiver of docs/examples takes what is sent, and refuses it tampered or stale", async () => {
+        const port = freePort();
+        const lee = await t.customer("lee");
+        const leesHook = await register(t, lee, `http://127.0.0.1:${port}/`);
+        const handled: [string, Delivery][] = [];
+        const receive = webhookReceiver(leesHook.secret, (id, delivery) => void handled.push([id, delivery]));
+        const sent: Request[] = [];
+        const example = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (request) => {
+          sent.push(request.clone());
+          return receive(request);
+        });
+        try {
+          const booked = await book(t, lee.access, booking("2027-05-04T10:00:00Z", 1, 10));
+          await receiver.waitFor("the example's delivery", () => handled.length === 1);
+          assertEquals(handled[0][1].data.reservation, booked);
+          const tampered = new Request(sent[0].url, {
+            method: "POST",
+            headers: sent[0].headers,
+            body: (await sent[0].text()).replace('"headcount":10', '"headcount":10000'),
+          });
+          assertEquals((await receive(tampered)).status, 400);
+
+          await worker.stop();
+          const late = workerOf(t, {}, { clock: () => new Date(Date.now() - 10 * 60_000) });
+          await t.request("PATCH", api(`/reservations/${booked.id}/`), { token: lee.access, body: { headcount: 11 } });
+          const list = await waitForAttempts(t, lee, leesHook.id, (found) => found.some((a) => a.status_code === 400));
+          const stale = list.find((a) => a.status_code === 400)!;
+          await late.stop();
+          worker = workerOf(t, {}, { ca: [tls.cert] });
+          assertEquals([stale.status_code, stale.state, handled.length], [400, "pending", 1]);
+          await receiver.waitFor("the retry, signed anew", () => handled.length === 2);
+          assertEquals(handled.map(([, delivery]) => delivery.type), ["reservation.created", "reservation.changed"]);
+        } finally {
+          await example.shutdown();
+        }
       });
 
       await test.step("an endpoint gets a reservation's events in order; a deleted one comes as it was", async () => {

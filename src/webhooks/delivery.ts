@@ -49,9 +49,10 @@ export const leaseMs = (timeoutMs: number) => timeoutMs + 5_000;
  * a delivery whose reservation has an earlier event still owed to the same endpoint waits for it, so each endpoint
  * gets each reservation's events in order. Taking one counts the attempt and leases it (its `next_attempt_at` moves
  * to the lease's end), so no other instance tries it meanwhile. Times are the database's, one clock for all instances.
+ * Whether any endpoint exists at all comes with the answer, so a process with none to serve stays idle between polls.
  */
-export function claimDue(sql: Sql, limit: number, lease: number) {
-  return sql<Claimed[]>`
+export async function claimDue(sql: Sql, limit: number, lease: number) {
+  const rows = await sql<(Claimed & { endpoints: boolean })[]>`
     WITH due AS (
       SELECT d.webhook_id, d.event_id, w.id IS NULL AS orphaned
       FROM webhook_deliveries d LEFT JOIN webhooks w ON w.id = d.webhook_id
@@ -67,13 +68,17 @@ export function claimDue(sql: Sql, limit: number, lease: number) {
     ), dropped AS (
       DELETE FROM webhook_deliveries d
       USING due WHERE due.orphaned AND d.webhook_id = due.webhook_id AND d.event_id = due.event_id
+    ), claimed AS (
+      UPDATE webhook_deliveries d
+      SET attempts = d.attempts + 1, next_attempt_at = now() + ${lease}::float8 * interval '1 millisecond'
+      FROM due, webhooks w, reservation_events e
+      WHERE d.webhook_id = due.webhook_id AND d.event_id = due.event_id AND w.id = d.webhook_id AND e.id = d.event_id
+      RETURNING d.webhook_id, d.event_id::int, d.attempts AS attempt, now() AS started_at, w.url, w.secret, e.action,
+        e.at, e.reservation, e.changes, e.actor_id
     )
-    UPDATE webhook_deliveries d
-    SET attempts = d.attempts + 1, next_attempt_at = now() + ${lease}::float8 * interval '1 millisecond'
-    FROM due, webhooks w, reservation_events e
-    WHERE d.webhook_id = due.webhook_id AND d.event_id = due.event_id AND w.id = d.webhook_id AND e.id = d.event_id
-    RETURNING d.webhook_id, d.event_id::int, d.attempts AS attempt, now() AS started_at, w.url, w.secret, e.action,
-      e.at, e.reservation, e.changes, e.actor_id`;
+    SELECT claimed.*, EXISTS (SELECT 1 FROM webhooks) AS endpoints FROM (SELECT) one LEFT JOIN claimed ON true`;
+  const claimed = rows.filter((row) => row.webhook_id !== null).map(({ endpoints: _, ...row }) => row);
+  return { claimed, endpoints: rows[0].endpoints };
 }
 
 /**

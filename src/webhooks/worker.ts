@@ -27,6 +27,8 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
   let stopped = false;
   let again = false;
   let idle = false;
+  // Until a poll finds an endpoint, a write cannot have queued anything: wakes wait for the next poll.
+  let endpoints = false;
   let passing: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -34,9 +36,12 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     clearTimeout(timer);
     if (!stopped) timer = setTimeout(() => passing = pass(), ms);
   };
-  const wake = () => {
+  const passNow = () => {
     if (passing) again = true;
     else schedule(0);
+  };
+  const wake = () => {
+    if (endpoints) passNow();
   };
   const start = (attempt: Promise<void>) => {
     running.add(attempt);
@@ -52,7 +57,8 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
         again = false;
         while (!stopped && running.size < places) {
           const free = places - running.size;
-          const claimed = await claimDue(sql, free, lease);
+          const { claimed, endpoints: any } = await claimDue(sql, free, lease);
+          endpoints = any;
           for (const delivery of claimed) start(attemptDelivery(deps, delivery));
           idle = claimed.length === 0 && running.size === 0;
           if (claimed.length < free) break;
@@ -73,7 +79,7 @@ export function startDeliveryWorker(deps: DeliveryDeps): DeliveryWorker {
     async drained(budgetMs) {
       const deadline = Date.now() + budgetMs;
       idle = false;
-      wake();
+      passNow();
       while (!(idle && !passing && running.size === 0) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, drainCheckMs));
       }

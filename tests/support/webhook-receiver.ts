@@ -37,6 +37,8 @@ export function startWebhookReceiver({ tls }: ReceiverOptions = {}) {
     most.set(key, Math.max(most.get(key) ?? 0, now));
   };
   const leave = (key: string) => underWay.set(key, underWay.get(key)! - 1);
+  // A sender that died is not always noticed: going down lets every held request go.
+  const hanging = new Set<() => void>();
 
   async function handle(request: Request): Promise<Response> {
     const body = await request.text();
@@ -68,8 +70,14 @@ export function startWebhookReceiver({ tls }: ReceiverOptions = {}) {
       // Held until the sender gives up (it closes the connection) or `hangMs` pass.
       entry.answer = "hung";
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, answer.hangMs);
-        request.signal.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+        const release = () => {
+          clearTimeout(timer);
+          hanging.delete(release);
+          resolve();
+        };
+        const timer = setTimeout(release, answer.hangMs);
+        hanging.add(release);
+        request.signal.addEventListener("abort", release, { once: true });
       });
       return new Response(null, { status: 200 });
     } finally {
@@ -77,6 +85,11 @@ export function startWebhookReceiver({ tls }: ReceiverOptions = {}) {
     }
   }
 
+  async function down() {
+    for (const release of [...hanging]) release();
+    await server?.shutdown();
+    server = undefined;
+  }
   const up = () => {
     server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {}, ...tls }, handle);
   };
@@ -98,10 +111,7 @@ export function startWebhookReceiver({ tls }: ReceiverOptions = {}) {
     },
     /** Requests whose answer was a 2xx the sender saw. */
     delivered: () => received.filter((r) => typeof r.answer === "number" && r.answer >= 200 && r.answer < 300),
-    async down() {
-      await server?.shutdown();
-      server = undefined;
-    },
+    down,
     up,
     /** Polls until `check` passes (returns true), or throws after `timeoutMs` with `what`. */
     async waitFor(what: string, check: () => boolean, timeoutMs = 15_000) {
@@ -111,7 +121,7 @@ export function startWebhookReceiver({ tls }: ReceiverOptions = {}) {
         await delay(20);
       }
     },
-    close: () => server?.shutdown(),
+    close: down,
   };
 }
 
