@@ -1,5 +1,6 @@
-// Webhook delivery across real server processes on one PostgreSQL: the work is shared, nothing is delivered twice but
-// by a retry, each reservation's events arrive in order, and a server killed right after its commits loses nothing.
+// Webhook delivery across real processes on one PostgreSQL (API servers, with and without their worker, and the
+// `deno task deliver` worker): the work is shared, nothing is delivered twice but by a retry, each reservation's
+// events arrive in order, and a server killed right after its commits loses nothing.
 import { assert, assertEquals } from "./support/assert.ts";
 import { attribute, pointValue, startOtlpReceiver } from "./support/otlp-receiver.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "./support/webhook-receiver.ts";
@@ -121,20 +122,32 @@ async function assertNoOverlappingAttempts(databaseUrl: string) {
 }
 
 /**
- * Stops a server that exports OpenTelemetry: with OTEL_DENO=true, Deno 2.9 sometimes never returns from Deno.exit
- * after a clean shutdown (denoland/deno#33157), so a server still there 10 s after SIGTERM is killed.
+ * Stops a process that exports OpenTelemetry: with OTEL_DENO=true, Deno 2.9 sometimes never returns from Deno.exit
+ * after a clean shutdown (denoland/deno#33157), so one still there 10 s after SIGTERM is killed.
  */
-async function stopExporting(server: ServerProcess) {
-  const timer = setTimeout(() => {
+async function stopExporting(child: Deno.ChildProcess, exited: Promise<unknown> = child.status) {
+  const kill = (signal: Deno.Signal) => {
     try {
-      server.child.kill("SIGKILL");
+      child.kill(signal);
     } catch { /* it exited meanwhile */ }
-  }, 10_000);
-  await stopServer(server);
+  };
+  const timer = setTimeout(() => kill("SIGKILL"), 10_000);
+  kill("SIGTERM");
+  await exited;
   clearTimeout(timer);
 }
 
-Deno.test("webhook delivery – three server processes share the work: every event once (retries aside), in order", async (t) => {
+const root = new URL("..", import.meta.url).pathname;
+const tasks: Record<string, string> = JSON.parse(await Deno.readTextFile(`${root}deno.json`)).tasks;
+
+/** `deno task deliver`'s own command line, as its own process (no task runner between, so signals reach it). */
+function startDeliverTask(env: Record<string, string>) {
+  const [, ...args] = tasks.deliver.split(" ");
+  return new Deno.Command(Deno.execPath(), { args, cwd: root, env, stdin: "null", stdout: "null", stderr: "null" })
+    .spawn();
+}
+
+Deno.test("webhook delivery – three API processes and a deno task deliver worker share the work: every event once (retries aside), in order", async (t) => {
   const shared = await startTestServers();
   const databaseUrl = await freshDatabase();
   const otlp = startOtlpReceiver();
@@ -158,8 +171,14 @@ Deno.test("webhook delivery – three server processes share the work: every eve
     OTEL_METRIC_EXPORT_INTERVAL: "200",
     OTEL_BSP_SCHEDULE_DELAY: "100",
   });
-  const started = await Promise.allSettled(["a", "b", "c"].map((name) => startServer(env(name))));
+  // c serves requests only; a `deno task deliver` process delivers beside a and b.
+  const started = await Promise.allSettled([
+    startServer(env("a")),
+    startServer(env("b")),
+    startServer({ ...env("c"), WEBHOOK_WORKER: "false" }),
+  ]);
   const instances = started.flatMap((s) => s.status === "fulfilled" ? [s.value] : []);
+  const worker = startDeliverTask(env("deliver"));
   try {
     if (instances.length < 3) throw started.find((s) => s.status === "rejected")!.reason;
     const { access: adminToken } = (await call(instances[0], api("/users/login/"), json(admin))).body;
@@ -188,29 +207,39 @@ Deno.test("webhook delivery – three server processes share the work: every eve
       assert(receiver.received.some((r) => r.answer === 500) && receiver.received.some((r) => r.answer === "hung"));
     });
 
-    await t.step("every instance delivered some, each attempt a span; attempts are counted by outcome", async () => {
-      const spans = await otlp.waitFor("delivery spans from all three instances", () => {
-        const deliveries = otlp.spans.filter((s) => s.name === "webhook delivery");
-        return new Set(deliveries.map((s) => s.service)).size === 3 ? deliveries : undefined;
-      });
-      assert(spans.every((s) => s.kind === 3 && typeof attribute(s, "webhook.event_id") === "number"));
-      assert(spans.some((s) => attribute(s, "webhook.state") === "delivered" && s.status?.code !== 2));
-      assert(spans.some((s) => attribute(s, "webhook.state") === "pending" && s.status?.code === 2));
-      await otlp.waitFor(
-        "delivered attempts counted",
-        () =>
-          otlp.metrics.find((m) =>
-            m.name === "webhooks.delivery.attempts" &&
-            m.sum?.dataPoints.some((p) => attribute(p, "webhook.state") === "delivered" && pointValue(p) > 0)
-          ),
-      );
-      await otlp.waitFor(
-        "the in-flight gauge",
-        () => otlp.metrics.find((m) => m.name === "webhooks.delivery.in_flight"),
-      );
-    });
+    await t.step(
+      "a, b and the deliver task each delivered some, c none; each attempt is a span, counted by outcome",
+      async () => {
+        const spans = await otlp.waitFor("delivery spans from a, b and the deliver task", () => {
+          const deliveries = otlp.spans.filter((s) => s.name === "webhook delivery");
+          return new Set(deliveries.map((s) => s.service)).size === 3 ? deliveries : undefined;
+        });
+        assertEquals(
+          new Set(spans.map((s) => s.service)),
+          new Set(["exam-slots-a", "exam-slots-b", "exam-slots-deliver"]),
+        );
+        assert(spans.every((s) => s.kind === 3 && typeof attribute(s, "webhook.event_id") === "number"));
+        assert(spans.some((s) => attribute(s, "webhook.state") === "delivered" && s.status?.code !== 2));
+        assert(spans.some((s) => attribute(s, "webhook.state") === "pending" && s.status?.code === 2));
+        await otlp.waitFor(
+          "delivered attempts counted",
+          () =>
+            otlp.metrics.find((m) =>
+              m.name === "webhooks.delivery.attempts" &&
+              m.sum?.dataPoints.some((p) => attribute(p, "webhook.state") === "delivered" && pointValue(p) > 0)
+            ),
+        );
+        await otlp.waitFor(
+          "the in-flight gauge",
+          () => otlp.metrics.find((m) => m.name === "webhooks.delivery.in_flight"),
+        );
+      },
+    );
   } finally {
-    await Promise.all(instances.map(stopExporting));
+    await Promise.all([
+      ...instances.map((server) => stopExporting(server.child, server.exited)),
+      stopExporting(worker),
+    ]);
     await receiver.close();
     await otlp.close();
   }
