@@ -1,6 +1,7 @@
 // The real nginx on infra/nginx.conf, rewritten only where a test must: the listen ports, the upstream servers, the
 // certificate paths and nginx's own runtime files. Limits, headers and problem documents are the committed ones.
 import { cleanUpOnExit, findExecutable, freePort, run } from "./process.ts";
+import { selfSignedCertificate } from "./tls.ts";
 
 const infra = new URL("../infra/", import.meta.url);
 
@@ -38,7 +39,7 @@ export async function startNginx(options: NginxOptions): Promise<Nginx> {
   try {
     const http = freePort();
     const https = options.tls ? freePort() : undefined;
-    const certificate = https ? await selfSignedCertificate(dir) : undefined;
+    const certificate = https ? (await selfSignedCertificate(dir, ["localhost", "127.0.0.1"])).cert : undefined;
     await Deno.writeTextFile(`${dir}/nginx.conf`, await config(dir, options, http, https));
     await run(nginx, ["-p", dir, "-e", `${dir}/error.log`, "-c", `${dir}/nginx.conf`]);
     return {
@@ -78,16 +79,4 @@ async function config(dir: string, options: NginxOptions, http: number, https: n
     rewrite("include /etc/nginx/tls/*.conf;", tls);
   }
   return `pid ${dir}/nginx.pid;\n${conf}`;
-}
-
-/** A certificate for 127.0.0.1 and localhost, valid for a day, as tls.crt and tls.key in `dir`. */
-async function selfSignedCertificate(dir: string): Promise<string> {
-  const openssl = findExecutable("openssl");
-  if (!openssl) throw new Error("openssl not found: apt-get install openssl");
-  await run(openssl, [
-    ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"],
-    ...["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-    ...["-addext", "basicConstraints=critical,CA:FALSE", "-keyout", `${dir}/tls.key`, "-out", `${dir}/tls.crt`],
-  ]);
-  return await Deno.readTextFile(`${dir}/tls.crt`);
 }

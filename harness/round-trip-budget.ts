@@ -58,6 +58,8 @@ export async function startEdge(
       // The bench books hundreds of reservations for one customer; the contract's defaults are 50 pending and 120
       // writes a minute.
       MAX_PENDING_PER_USER: "100000",
+      // The webhook worker's background queries are no request's round trips, but the proxy would count them.
+      WEBHOOK_WORKER: "false",
       WRITE_LIMIT: "100000",
       ...env,
     });

@@ -15,11 +15,16 @@ import { reservationsRouter } from "./reservations/reservations.index.ts";
 import { availabilityRouter } from "./availability/availability.index.ts";
 import { bookingSchemaFacts } from "./reservations/reservations.schemas.ts";
 import { healthRouter } from "./health/health.index.ts";
+import { webhooksRouter } from "./webhooks/webhooks.index.ts";
+import { type DeliveryWorker, wakeAfterWrites } from "./webhooks/worker.ts";
 
 export const apiBase = "/api/v1";
 
-/** The whole HTTP surface, built from its dependencies so tests can pass a real database and a fixed clock. */
-export function createApp(deps: Deps) {
+/**
+ * The whole HTTP surface, built from its dependencies so tests can pass a real database and a fixed clock; a webhook
+ * worker of the same process, if any, is woken after every write.
+ */
+export function createApp(deps: Deps, deliveries?: Pick<DeliveryWorker, "wake">) {
   const app = createRouter();
   const { config, logger } = deps;
 
@@ -38,6 +43,7 @@ export function createApp(deps: Deps) {
       user_id: c.var.caller?.id ?? null,
     });
   });
+  if (deliveries) app.use(`${apiBase}/*`, wakeAfterWrites(deliveries));
   app.use(secureHeaders());
   if (config.CORS_ORIGINS.length > 0) {
     app.use(cors({ origin: config.CORS_ORIGINS, exposeHeaders: ["X-Request-Id", "Retry-After"] }));
@@ -55,7 +61,8 @@ export function createApp(deps: Deps) {
     .route(apiBase, authRouter)
     .route(apiBase, usersRouter)
     .route(apiBase, reservationsRouter)
-    .route(apiBase, availabilityRouter);
+    .route(apiBase, availabilityRouter)
+    .route(apiBase, webhooksRouter);
 
   if (config.DOCS_ENABLED) {
     app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

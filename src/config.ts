@@ -47,6 +47,13 @@ const schema = z.object({
   BOOKING_LEAD_DAYS: z.coerce.number().int().min(0).default(3),
   SLOT_MINUTES: positiveInt.default(60).refine((m) => 1440 % m === 0, "must divide 1440"),
   DENO_DEPLOYMENT_ID: z.string().optional(),
+  WEBHOOK_ALLOW_PRIVATE: flag.default(false),
+  WEBHOOK_WORKER: flag.default(true),
+  WEBHOOK_TIMEOUT_MS: positiveInt.default(10_000),
+  WEBHOOK_CONCURRENCY: positiveInt.max(100).default(8),
+  WEBHOOK_POLL_MS: positiveInt.default(1000),
+  WEBHOOK_RETRY_SCALE: z.coerce.number().positive().max(1).default(1),
+  WEBHOOK_ATTEMPTS_KEPT: positiveInt.default(1000),
 });
 
 type RawConfig = z.infer<typeof schema>;

@@ -6,6 +6,7 @@ import { trackInFlight } from "./platform/in-flight.ts";
 import { passwordQueueLength, startPasswordWorkers, stopPasswordWorkers } from "./auth/passwords.ts";
 import { observeGauge } from "./platform/telemetry.ts";
 import { ensureAdmin } from "./users/users.service.ts";
+import { runWebhookDeliveries } from "./webhooks/worker.ts";
 
 const { config, database } = await bootstrap({ listening: true });
 const deps = serverDeps(config, database);
@@ -30,7 +31,8 @@ if (config.ADMIN_EMAIL && config.ADMIN_PASSWORD) {
   }
 }
 
-const app = createApp(deps);
+const deliveries = runWebhookDeliveries(deps);
+const app = createApp(deps, deliveries);
 
 const requests = trackInFlight(app.fetch);
 const server = await exitOnStartupError(
@@ -54,6 +56,7 @@ async function shutdown(signal: string) {
   logger.info({ message: "shutting down", signal });
   await requests.idle(drainTimeoutMs);
   await server.shutdown();
+  await deliveries?.stop();
   await database.close();
   stopPasswordWorkers();
   logger.flush();

@@ -7,7 +7,7 @@ const src = new URL("../src/", import.meta.url);
 
 const base = ["config.ts", "platform"];
 const shared = [...base, "deps.ts", "http"];
-const domains = ["auth", "idempotency", "reservations", "availability", "users", "health"];
+const domains = ["auth", "idempotency", "reservations", "availability", "users", "webhooks", "health"];
 
 /** Each part of src/ (a folder, or a file at its top) and the parts it may import. */
 const allowedImports: Record<string, string[]> = {
@@ -21,6 +21,8 @@ const allowedImports: Record<string, string[]> = {
   "reservations": [...shared, "auth", "idempotency"],
   "availability": [...shared, "auth", "reservations"],
   "users": [...shared, "auth", "idempotency", "reservations"],
+  // Reads the reservations' events (their outbox), so it sits above reservations.
+  "webhooks": [...shared, "auth", "reservations"],
   "app.ts": [...shared, ...domains],
   // The composition root also stores the capacity limits the database keeps the counters against.
   "bootstrap.ts": [...base, "deps.ts", "reservations"],

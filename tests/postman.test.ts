@@ -2,6 +2,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { findExecutable } from "../harness/process.ts";
 import { startServer, stopServer } from "../harness/server-process.ts";
+import { startWebhookReceiver } from "./support/webhook-receiver.ts";
 import { api } from "../harness/paths.ts";
 import { collectionFor, collectionPath, postmanCollection, serialize } from "../tools/postman/collection.ts";
 import { openApiDocument } from "../src/tasks/openapi-document.ts";
@@ -119,11 +120,13 @@ Deno.test("newman runs the collection end to end against a fresh `deno task star
     JWT_SECRET: "p".repeat(32),
     ADMIN_EMAIL: admin.adminEmail,
     ADMIN_PASSWORD: admin.adminPassword,
+    WEBHOOK_ALLOW_PRIVATE: "true",
   });
+  const receiver = startWebhookReceiver();
   try {
     // The second run meets the first one's leftovers: a fresh account per run keeps it green.
     for (const run of ["first", "second"]) {
-      const { report, output } = await newman({ baseUrl: server.url, ...admin });
+      const { report, output } = await newman({ baseUrl: server.url, webhookUrl: receiver.url(), ...admin });
       const { stats, executions, failures } = report.run;
       assertEquals(failures.length, 0, `${run} run:\n${output}`);
       assertEquals(stats.assertions.failed, 0);
@@ -134,6 +137,7 @@ Deno.test("newman runs the collection end to end against a fresh `deno task star
     }
   } finally {
     await stopServer(server);
+    await receiver.close();
     await Deno.remove(dataDir, { recursive: true });
   }
 });

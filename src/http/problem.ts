@@ -15,6 +15,7 @@ const errorTable = {
   RESERVATION_NOT_PENDING: { status: 409, title: "Reservation is not pending" },
   TOO_MANY_PENDING: { status: 409, title: "Too many pending reservations" },
   TOO_MANY_CHANGES: { status: 409, title: "Too many changes" },
+  TOO_MANY_WEBHOOKS: { status: 409, title: "Too many webhooks" },
   IDEMPOTENCY_KEY_IN_USE: { status: 409, title: "Idempotency key in use" },
   PRECONDITION_FAILED: { status: 412, title: "Precondition failed" },
   PAYLOAD_TOO_LARGE: { status: 413, title: "Payload too large" },

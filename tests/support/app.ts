@@ -39,6 +39,16 @@ export class TestClock {
   }
 }
 
+/** Host names as the test decides: no name a test uses ever goes to DNS. Unknown names do not resolve. */
+export class TestResolver {
+  readonly names = new Map<string, string[]>([["localhost", ["127.0.0.1", "::1"]]]);
+  resolve = (hostname: string): Promise<string[]> => {
+    const found = this.names.get(hostname);
+    if (found) return Promise.resolve(found);
+    return Promise.reject(Object.assign(new Error(`${hostname} is not a test name`), { code: "ENOTFOUND" }));
+  };
+}
+
 // deno-lint-ignore no-explicit-any -- a JSON reply; each test asserts the fields it cares about
 export type Reply = { status: number; body: any; headers: Headers };
 
@@ -81,7 +91,16 @@ export async function createTestContext(
   const database = await openDatabase(config);
   await migrate(database.sql);
   await storeCapacityLimits(database.sql, config);
-  const app = createApp({ config, sql: database.sql, cache, clock: clock.read, logger: silentLogger });
+  const resolver = new TestResolver();
+  const deps = {
+    config,
+    sql: database.sql,
+    cache,
+    clock: clock.read,
+    logger: silentLogger,
+    resolveHost: resolver.resolve,
+  };
+  const app = createApp(deps);
 
   async function request(
     method: string,
@@ -139,6 +158,8 @@ export async function createTestContext(
 
   return {
     app,
+    deps,
+    resolver,
     sql: database.sql as Sql,
     cache,
     config,

@@ -9,6 +9,8 @@ export type OtlpValue = {
 export type OtlpAttribute = { key: string; value: OtlpValue };
 
 export type ReceivedSpan = {
+  /** The exporting process's service.name (OTEL_SERVICE_NAME). */
+  service?: string;
   traceId: string;
   spanId: string;
   parentSpanId?: string;
@@ -51,8 +53,9 @@ async function decode(request: Request): Promise<unknown> {
   return JSON.parse(await new Response(body).text());
 }
 
+type Resource = { attributes?: OtlpAttribute[] };
 type Documents = {
-  "/v1/traces": { resourceSpans: { scopeSpans: { spans: ReceivedSpan[] }[] }[] };
+  "/v1/traces": { resourceSpans: { resource?: Resource; scopeSpans: { spans: ReceivedSpan[] }[] }[] };
   "/v1/logs": { resourceLogs: { scopeLogs: { logRecords: ReceivedLog[] }[] }[] };
   "/v1/metrics": { resourceMetrics: { scopeMetrics: { metrics: ReceivedMetric[] }[] }[] };
 };
@@ -63,7 +66,11 @@ export function startOtlpReceiver() {
   const logs: ReceivedLog[] = [];
   const metrics: ReceivedMetric[] = [];
   const collect: { [Path in keyof Documents]: (document: Documents[Path]) => void } = {
-    "/v1/traces": (d) => spans.push(...d.resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans))),
+    "/v1/traces": (d) =>
+      spans.push(...d.resourceSpans.flatMap((r) => {
+        const service = r.resource && attribute(r.resource, "service.name");
+        return r.scopeSpans.flatMap((s) => s.spans.map((span) => ({ ...span, service: service as string })));
+      })),
     "/v1/logs": (d) => logs.push(...d.resourceLogs.flatMap((r) => r.scopeLogs.flatMap((s) => s.logRecords))),
     "/v1/metrics": (d) => metrics.push(...d.resourceMetrics.flatMap((r) => r.scopeMetrics.flatMap((s) => s.metrics))),
   };

@@ -136,7 +136,8 @@ export function collectionFor(spec: Json): Json {
       name: spec.info.title,
       description: [
         "Run it in order (Postman's Runner, or `newman run`): it registers a customer, books, confirms as the admin",
-        "and cleans up after itself. Set baseUrl, and adminEmail/adminPassword to the server's ADMIN_EMAIL/ADMIN_PASSWORD.",
+        "and cleans up after itself. Set baseUrl, and adminEmail/adminPassword to the server's ADMIN_EMAIL/ADMIN_PASSWORD,",
+        "and webhookUrl to a receiver of yours (public, or any address on a server run with WEBHOOK_ALLOW_PRIVATE=true).",
       ].join(" "),
       schema: "https://schema.getpostman.com/json/collection/v2.1.0/collection.json",
     },
@@ -145,6 +146,7 @@ export function collectionFor(spec: Json): Json {
       { key: "baseUrl", value: "http://localhost:8000", type: "string" },
       { key: "adminEmail", value: "", type: "string" },
       { key: "adminPassword", value: "", type: "string" },
+      { key: "webhookUrl", value: "", type: "string" },
       { key: "password", value: "correct horse battery", type: "string" },
     ],
     item: tour.map((step) => item(spec, step)),

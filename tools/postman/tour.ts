@@ -80,6 +80,29 @@ export const tour: Step[] = [
     path: { id: "{{userId}}" },
   },
   {
+    name: "Register a webhook for my reservations' events",
+    operation: `POST ${at("/webhooks")}`,
+    as: "customer",
+    status: 201,
+    before: [
+      'if (!pm.variables.get("webhookUrl")) {',
+      '  throw new Error("set webhookUrl to a receiver of yours (see docs/webhooks.md)");',
+      "}",
+    ],
+    body: { url: "{{webhookUrl}}", events: ["reservation.created", "reservation.changed", "reservation.confirmed"] },
+    after: [
+      check("its secret is shown once", "pm.expect(pm.response.json().secret).to.match(/^whsec_/)"),
+      keep("webhookId", "pm.response.json().id"),
+    ],
+  },
+  {
+    name: "My webhooks",
+    operation: `GET ${at("/webhooks")}`,
+    as: "customer",
+    status: 200,
+    after: [check("no secret is listed", 'pm.expect(pm.response.text()).to.not.include("whsec_")')],
+  },
+  {
     name: "What is left on the exam day, three weeks ahead",
     operation: `GET ${at("/availability")}`,
     as: "customer",
@@ -268,6 +291,20 @@ export const tour: Step[] = [
     status: 200,
     query: { reservation_id: "{{reservationId}}" },
     after: [check("four events", "pm.expect(pm.response.json().count).to.equal(4)")],
+  },
+  {
+    name: "What my webhook was sent, newest first",
+    operation: `GET ${at("/webhooks/{id}/deliveries")}`,
+    as: "customer",
+    status: 200,
+    path: { id: "{{webhookId}}" },
+  },
+  {
+    name: "Delete my webhook",
+    operation: `DELETE ${at("/webhooks/{id}")}`,
+    as: "customer",
+    status: 204,
+    path: { id: "{{webhookId}}" },
   },
   {
     name: "Log out",
