@@ -133,6 +133,11 @@ wait_healthy 240 "${services[@]}"
 log "through nginx: register, log in, book, confirm as the admin, read the availability"
 journey book "$http" "$work/state.json"
 
+# The webhook worker has no port to probe: it must be running, never restarted, on its own route out.
+deliver_state="$(docker inspect -f '{{.State.Status}} {{.RestartCount}}' "$(container deliver)")"
+[ "$deliver_state" = "running 0" ] || fail "the webhook worker is $deliver_state ($(docker logs --tail 5 "$(container deliver)" 2>&1))"
+log "ok - the webhook worker (deno task deliver) runs, and the api delivers none itself"
+
 api_user="$(docker exec "$(container api)" id -u)"
 [ "$api_user" != 0 ] || fail "the api runs as root"
 log "ok - the api runs as uid $api_user ($(docker exec "$(container api)" id -un))"

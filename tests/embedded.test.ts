@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertMatch } from "./support/assert.ts";
 import { call, json, runTask, runToExit, startServer, stopServer } from "../harness/server-process.ts";
 import { api } from "../harness/paths.ts";
+import { serverArgs } from "../src/tasks/start.ts";
 
 const dayMs = 24 * 3600_000;
 const bearer = (token: string) => ({ headers: { Authorization: `Bearer ${token}` } });
@@ -88,12 +89,8 @@ Deno.test("with no DATABASE_URL the server runs on PGlite in DATA_DIR, finds eve
   }
 });
 
-/** The flags `deno task start` runs with (deno.json): its permissions, with `.data` pointed at `dataDir`. */
-async function startTaskPermissions(dataDir: string): Promise<string[]> {
-  const { tasks } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
-  const flags = (tasks.start as string).split(" ").filter((arg) => arg.startsWith("--"));
-  return flags.map((flag) => flag.replaceAll(".data", dataDir));
-}
+/** The flags `deno task start` runs the server with for `dataDir` (src/tasks/start.ts): its lockfile and permissions. */
+const startTaskPermissions = (dataDir: string) => serverArgs(dataDir).filter((arg) => arg.startsWith("--"));
 
 /** The TCP ports process `pid` listens on, from /proc. */
 async function listeningPorts(pid: number): Promise<number[]> {
@@ -132,7 +129,7 @@ const linesOf = (output: string) => output.split("\n").filter(Boolean);
 Deno.test("embedded – one process at a time opens a DATA_DIR, over a socket only its OS user can reach; the others refuse in one line and touch nothing", async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "exam-slots-one-writer-" });
   const env = { DATA_DIR: dataDir, JWT_SECRET: "embedded-test-secret-long-enough-for-hs256" };
-  const permissions = await startTaskPermissions(dataDir);
+  const permissions = startTaskPermissions(dataDir);
   const customer = { username: "kept", email: "kept@example.test", password: "kept-password" };
   let holder = await startServer(env, permissions);
   try {

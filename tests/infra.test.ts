@@ -8,7 +8,7 @@ const mainModule = new URL("../src/main.ts", import.meta.url).pathname;
 const read = (path: string) => Deno.readTextFile(new URL(`../${path}`, import.meta.url));
 
 // deno-lint-ignore no-explicit-any -- the compose file is checked key by key
-const compose: any = parse(await read("infra/docker-compose.yaml"));
+const compose: any = parse(await read("infra/docker-compose.yaml"), { merge: true });
 // deno-lint-ignore no-explicit-any
 const tlsOverride: any = parse(await read("infra/docker-compose.tls.yaml"));
 // deno-lint-ignore no-explicit-any
@@ -37,9 +37,11 @@ async function configVariables(): Promise<string[]> {
   return [...source.matchAll(/^ {2}([A-Z][A-Z0-9_]+): /gm)].map((m) => m[1]);
 }
 
-Deno.test("compose runs every service the README names, each with a healthcheck", () => {
-  assertEquals(plainStack.sort(), ["api", "nginx", "postgres", "redis", "redis-http"]);
-  for (const name of plainStack) {
+Deno.test("compose runs every service the docs name, each but the webhook worker with a healthcheck", () => {
+  assertEquals(plainStack.sort(), ["api", "deliver", "nginx", "postgres", "redis", "redis-http"]);
+  // The worker serves no port: compose restarts it when it ends (infra/compose-smoke.sh checks it runs).
+  assertEquals([services.deliver.healthcheck, services.deliver.restart], [{ disable: true }, "unless-stopped"]);
+  for (const name of plainStack.filter((name) => name !== "deliver")) {
     // The api's healthcheck is the image's HEALTHCHECK.
     const test = name === "api"
       ? dockerfile.match(/^HEALTHCHECK .*\n.*$/m)?.[0]
@@ -53,7 +55,7 @@ Deno.test("compose runs every service the README names, each with a healthcheck"
 
 Deno.test("every image is pinned to an exact version", () => {
   const images = Object.values(services).flatMap((service) => (service as { image?: string }).image ?? []);
-  assertEquals(images.length, Object.keys(services).length - 1, "every service but the built api names an image");
+  assertEquals(images.length, Object.keys(services).length - 2, "every service but the built api and worker names one");
   for (const image of images) {
     // PostgreSQL numbers its releases major.minor (15.18); the others major.minor.patch.
     const exact = image.startsWith("postgres:") ? /:\d+\.\d+-/ : /:\d+\.\d+\.\d+(-[\w.]+)?$/;
@@ -66,15 +68,21 @@ Deno.test("compose has no top-level name, which the docker-compose 1.x of Debian
   assertMatch(envSample, /^COMPOSE_PROJECT_NAME=exam-slots$/m);
 });
 
-Deno.test("only nginx has a route out: the api and the data sit on internal networks, the data where nginx is not", () => {
+Deno.test("only nginx and the webhook worker have a route out: the api and the data sit on internal networks", () => {
   assertEquals(compose.networks.backend, { internal: true });
   assertEquals(compose.networks.frontend, { internal: true });
   for (const name of ["postgres", "redis", "redis-http"]) assertEquals(services[name].networks, ["backend"]);
   assertEquals([...services.api.networks].sort(), ["backend", "frontend"]);
   assertEquals([...services.nginx.networks].sort(), ["edge", "frontend"]);
+  assertEquals([...services.deliver.networks].sort(), ["backend", "egress"]);
   assert(!compose.networks.edge?.internal, "nginx publishes its ports from the edge network");
-  const onEdge = plainStack.filter((name) => services[name].networks.includes("edge"));
-  assertEquals(onEdge, ["nginx"]);
+  assert(!compose.networks.egress?.internal, "the worker reaches the receivers from the egress network");
+  const routesOut = (network: string) => plainStack.filter((name) => services[name].networks.includes(network));
+  assertEquals([routesOut("edge"), routesOut("egress")], [["nginx"], ["deliver"]]);
+  // So the api delivers no webhooks itself: the worker, which shares its configuration, does.
+  assertEquals(services.api.environment.WEBHOOK_WORKER, "false");
+  assertEquals(services.deliver.command, ["deno", "task", "--quiet", "deliver"]);
+  assertEquals({ ...services.deliver.environment, WEBHOOK_WORKER: "false" }, services.api.environment);
 });
 
 Deno.test("redis has a memory bound and never evicts: a full memory refuses writes instead of dropping a limiter key", () => {
@@ -282,7 +290,8 @@ Deno.test("nginx limits authenticated writes under /api/v1/ per client address, 
 });
 
 Deno.test("the smoke run has a stand-in for every image of the plain stack and for the api's base", async () => {
-  for (const name of [...plainStack.filter((name) => name !== "api"), "deno"]) {
+  // The api and the webhook worker run the image built from infra/Dockerfile (on the `deno` stand-in).
+  for (const name of [...plainStack.filter((name) => !services[name].build), "deno"]) {
     await Deno.stat(new URL(`../infra/smoke/${name}/Dockerfile`, import.meta.url));
   }
   const smoke = await read("infra/compose-smoke.sh");

@@ -44,7 +44,11 @@ const BookingFields = z.object({
 
 /** Only these fields are read from a body: `status`, `confirmed_at` and the rest are dropped. */
 export const BookingSchema = BookingFields.extend({
-  user_id: DatabaseId.optional().openapi({
+  // Read for an admin only (`bookingOwner`): from a customer, like any field they cannot set, it is ignored whatever it
+  // holds, never a reason to refuse the booking.
+  user_id: z.unknown().optional().openapi({
+    type: "integer",
+    minimum: 1,
     description: "Admins only: book for this customer (their pending cap applies). Ignored for a customer",
   }),
 }).openapi("Booking");

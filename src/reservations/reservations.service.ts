@@ -1,7 +1,8 @@
 import type { Sql } from "../platform/db.ts";
-import { AppError } from "../http/problem.ts";
+import { AppError, fieldErrors } from "../http/problem.ts";
+import { DatabaseId } from "../http/schemas.ts";
 import { type Page, withTotal } from "../http/pagination.ts";
-import type { Caller } from "../auth/auth.schemas.ts";
+import type { Caller, User } from "../auth/auth.schemas.ts";
 import { keyInUse, keyTaken, lockKey } from "../idempotency/idempotency.service.ts";
 import { assertFits, fullestSlot, type Hold } from "./capacity.ts";
 import { assertBookingOpen, assertValidBooking } from "./rules.ts";
@@ -30,7 +31,7 @@ import {
 export async function createReservation(
   deps: ServiceDeps,
   caller: Caller,
-  booking: Hold & { user_id?: number },
+  booking: Hold & { user_id?: unknown },
   write: Write,
 ) {
   const { sql, config, clock } = deps;
@@ -38,7 +39,7 @@ export async function createReservation(
   assertValidBooking(booking, config);
   const user = await caller.user;
   assertBookingOpen(booking.start_at, user, now, config.BOOKING_LEAD_DAYS);
-  const ownerId = user.is_admin ? booking.user_id ?? user.id : user.id;
+  const ownerId = bookingOwner(user, booking.user_id);
   const key = write.idempotency;
   const iso = (instant: Date) => instant.toISOString();
   const [row] = await sql<(Shown & CreateVerdict)[]>`
@@ -87,6 +88,14 @@ export async function createReservation(
     assertFits(config, booking, fullestOf(row));
   }
   return versioned(row);
+}
+
+/** Whose a booking is: an admin's `user_id` names a customer (an id, else 400); anyone else books for themselves. */
+function bookingOwner(user: User, userId: unknown): number {
+  if (!user.is_admin || userId === undefined) return user.id;
+  const owner = DatabaseId.safeParse(userId);
+  if (!owner.success) throw fieldErrors([{ path: "user_id", message: owner.error.issues[0].message }]);
+  return owner.data;
 }
 
 type CreateVerdict = FullestColumns & {

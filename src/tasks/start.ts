@@ -24,6 +24,8 @@ export function serverPermissions(dataDir: string): string[] {
 export function serverArgs(dataDir: string, { watch = false } = {}): string[] {
   return [
     "run",
+    // The server's own lines only: not Deno's as it fills node_modules/ on a first start.
+    "--quiet",
     ...(watch ? ["--watch"] : []),
     `--config=${own("deno.json")}`,
     // Deno installs every package of its lockfile: this one holds the server's alone (`deno task server-lock`).
