@@ -172,11 +172,11 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
       return (i) => send("PATCH", `/reservations/${id}/`, tokens.customer, { headcount: 2 + i % 2 }, key());
     },
   });
-  // An admin-only route reads the session before its handler runs (issue 19): one round trip more than a change.
+  // A change of one reservation decides an admin-only route in its own read (`adminOnlyChange`): no round trip more.
   const confirm = (key: () => ExtraHeaders): BudgetedEndpoint => ({
     name: "confirm",
     request: "POST /reservations/{id}/confirm/ (an admin)",
-    budget: 5,
+    budget: 4,
     status: 200,
     async prepare(count) {
       const ids = await many(count, book);
@@ -197,7 +197,7 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
     {
       name: "confirm refused",
       request: "POST /reservations/{id}/confirm/ (its window full, an admin)",
-      budget: 2,
+      budget: 1,
       status: 409,
       async prepare(count) {
         const ids = await many(count, () => bookFull(1));
@@ -264,10 +264,10 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
     },
     ...[create, patch, confirm].map((endpoint) => withKey(endpoint(freshKey))),
     {
-      // Like a confirmation: a change, behind the admin-only session read.
+      // Like a confirmation (issue 22).
       name: "reject",
       request: "POST /reservations/{id}/reject/ (an admin)",
-      budget: 5,
+      budget: 4,
       status: 200,
       async prepare(count) {
         const ids = await many(count, book);
@@ -287,11 +287,13 @@ function endpoints(server: ServerProcess, tokens: Tokens): BudgetedEndpoint[] {
       },
     })),
     {
+      // Issue 22: the first byte after one round trip. Every batch is a round trip of its own, so the export asks for
+      // less than one: its header and first batch are the whole answer.
       name: "export",
-      request: "GET /reservations/export/ (a customer)",
+      request: "GET /reservations/export/?status=rejected (a customer: its header and first batch)",
       budget: 1,
       status: 200,
-      prepare: nothingToSetUp(() => send("GET", "/reservations/export/", tokens.customer)),
+      prepare: nothingToSetUp(() => send("GET", "/reservations/export/?status=rejected", tokens.customer)),
     },
   ];
 }

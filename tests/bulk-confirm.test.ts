@@ -6,6 +6,7 @@ import { assertProblem } from "./support/problems.ts";
 import { book, booking, confirm, freshAccess } from "./support/reservations.ts";
 import { capacityDrift, pendingDrift } from "../src/reservations/capacity.ts";
 import { api } from "../harness/paths.ts";
+import { inParallel } from "./support/parallel.ts";
 
 const confirmMany = (t: TestContext, token: string, ids: unknown, headers: Record<string, string> = {}) =>
   t.request("POST", api("/reservations/confirm/"), { token, body: { ids }, headers });
@@ -117,20 +118,6 @@ for (const backend of backends) {
       });
     });
   });
-}
-
-/** Runs the tasks on `clients` concurrent workers, each taking the next task when its last one is done. */
-async function inParallel<T>(clients: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]();
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, worker));
-  return results;
 }
 
 // Real PostgreSQL with a pool of 20: the requests run as truly concurrent transactions.

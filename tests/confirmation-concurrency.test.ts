@@ -3,6 +3,7 @@ import { type Backend, type Reply, type TestContext, withContext } from "./suppo
 import { book, bookConfirmed, booking, confirm } from "./support/reservations.ts";
 import { capacityDrift } from "../src/reservations/capacity.ts";
 import { api } from "../harness/paths.ts";
+import { inParallel } from "./support/parallel.ts";
 
 // Real PostgreSQL with a pool of 20: the requests below run as truly concurrent transactions, each spec directly and
 // through PgBouncer in transaction mode.
@@ -15,20 +16,6 @@ function onPostgres(name: string, body: (t: TestContext) => Promise<void>) {
   for (const backend of ["postgres+redis", "pooled"] satisfies Backend[]) {
     Deno.test(`${name} (${backend})`, () => withContext({ backend, env: { LOGIN_ADDRESS_LIMIT: "100000" } }, body));
   }
-}
-
-/** Runs the tasks on `clients` concurrent workers, each taking the next task when its last one is done. */
-async function inParallel<T>(clients: number, tasks: (() => Promise<T>)[]): Promise<T[]> {
-  const results: T[] = new Array(tasks.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < tasks.length) {
-      const index = next++;
-      results[index] = await tasks[index]();
-    }
-  };
-  await Promise.all(Array.from({ length: clients }, worker));
-  return results;
 }
 
 /** A small seeded generator, so a failing run can be replayed. */

@@ -132,6 +132,17 @@ for (const backend of backends) {
         await assertNoDrift(t);
       });
 
+      await test.step("a bulk load of hundreds of windows in one statement keeps every counter exact", async () => {
+        await t.sql`
+          INSERT INTO reservations (user_id, start_at, end_at, headcount, status, confirmed_at)
+          SELECT ${owner}, s, s + interval '1 hour', 1, CASE WHEN g % 2 = 0 THEN 'confirmed' ELSE 'pending' END,
+            CASE WHEN g % 2 = 0 THEN now() END
+          FROM generate_series(1, 300) g, LATERAL (SELECT '2027-07-01T00:00Z'::timestamptz + g * interval '5 hours') w(s)`;
+        await assertNoDrift(t);
+        await t.sql`DELETE FROM reservations WHERE start_at >= '2027-07-01T00:00Z'`;
+        await assertNoDrift(t);
+      });
+
       await test.step("without stored limits the contract's defaults apply", async () => {
         await t.sql`DELETE FROM capacity_settings`;
         const [limits] = await t.sql`SELECT capacity, slot_minutes FROM capacity_limits()`;

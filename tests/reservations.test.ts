@@ -458,7 +458,13 @@ describeOnEveryBackend("reservations", async (step, t) => {
     const id = 2_000_000_000;
     const user = { id, username: "ghost", email: "ghost@example.test", is_admin: false, date_joined: "" };
     const known = Promise.resolve(user);
-    const ghost: Caller = { id, user: known, userQuery: (sql) => sql`NULL::json`, settle: () => known };
+    const ghost: Caller = {
+      id,
+      user: known,
+      userQuery: (sql) => sql`NULL::json`,
+      settle: () => known,
+      admits: (sql) => sql`true`,
+    };
     const attempt = createReservation({ sql: t.sql, config: t.config, clock: t.clock.read }, ghost, {
       start_at: new Date("2027-05-16T10:00:00Z"),
       end_at: new Date("2027-05-16T11:00:00Z"),

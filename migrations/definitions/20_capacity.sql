@@ -54,29 +54,39 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN r.status = 'confirmed' THEN tstzmultirange(tstzrange(r.start_at, r.end_at)) ELSE '{}' END
 $$;
 
--- The changes this transaction made so far that touch a counter, and the slots and users they touch, kept in
--- transaction-local settings: they roll back with the changes (savepoints included), no other session sees them, and
--- no table is written to keep them.
+-- The changes this transaction made so far that touch a counter, the slots they touch, and the change they make to
+-- each owner's pending count, kept in transaction-local settings: they roll back with the changes (savepoints
+-- included), no other session sees them, and no table is written to keep them. `noted_changes` is their number, or
+-- `applied` once the first firing of reservations_keep_counters has applied the pending counts of several.
 CREATE OR REPLACE FUNCTION note_counter_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  changes integer := coalesce(nullif(current_setting('exam_slots.noted_changes', true), ''), '0')::integer;
-  windows tstzmultirange := coalesce(nullif(current_setting('exam_slots.noted_windows', true), ''), '{}');
-  owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
+  noted text := current_setting('exam_slots.noted_changes', true);
+  changes integer := CASE WHEN noted ~ '^\d+$' THEN noted::integer ELSE 0 END;
+  windows tstzmultirange := coalesce(held_window(OLD), '{}') + coalesce(held_window(NEW), '{}');
+  pending jsonb := '{}';
 BEGIN
   IF NOT changes_counters(OLD, NEW) THEN
     RETURN NULL;
   END IF;
-  windows := windows + coalesce(held_window(OLD), '{}') + coalesce(held_window(NEW), '{}');
-  IF OLD.status = 'pending' AND NOT OLD.user_id = ANY (owners) THEN
-    owners := owners || OLD.user_id;
+  IF changes > 0 THEN
+    windows := windows + current_setting('exam_slots.noted_windows')::tstzmultirange;
+    pending := current_setting('exam_slots.noted_pending');
+    -- A transaction of many changes (a bulk load) notes the range that holds all their windows: locking more than it
+    -- needs stays safe, and noting stays cheap however many rows change.
+    IF changes >= 64 THEN
+      windows := tstzmultirange(range_merge(windows));
+    END IF;
   END IF;
-  IF NEW.status = 'pending' AND NOT NEW.user_id = ANY (owners) THEN
-    owners := owners || NEW.user_id;
+  IF OLD.status = 'pending' THEN
+    pending := jsonb_set(pending, ARRAY[OLD.user_id::text], to_jsonb(coalesce((pending ->> OLD.user_id::text)::int, 0) - 1));
+  END IF;
+  IF NEW.status = 'pending' THEN
+    pending := jsonb_set(pending, ARRAY[NEW.user_id::text], to_jsonb(coalesce((pending ->> NEW.user_id::text)::int, 0) + 1));
   END IF;
   PERFORM set_config('exam_slots.noted_changes', (changes + 1)::text, true),
     set_config('exam_slots.noted_windows', windows::text, true),
-    set_config('exam_slots.noted_owners', owners::text, true);
+    set_config('exam_slots.noted_pending', pending::text, true);
   RETURN NULL;
 END $$;
 
@@ -103,19 +113,21 @@ BEGIN
   FOR UPDATE OF u;
 END $$;
 
--- Locks every counter the changes noted so far touch: their slots (lock_counters), then their users in id order.
--- The notes are cleared, so later firings of the transaction find nothing to lock; each then applies its own change.
-CREATE OR REPLACE FUNCTION lock_noted_counters() RETURNS void
+-- The first firing of a transaction of several changes: locks every counter they touch, their slots (lock_counters)
+-- then their owners in id order, and changes each owner's pending count once, by the sum of its changes (a row
+-- changed a thousand times in one transaction would otherwise grow a chain of a thousand versions). Each firing then
+-- applies its own change to the slots.
+CREATE OR REPLACE FUNCTION apply_noted_changes() RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  windows tstzmultirange := nullif(current_setting('exam_slots.noted_windows', true), '');
-  owners integer[] := coalesce(nullif(current_setting('exam_slots.noted_owners', true), ''), '{}');
+  pending jsonb := current_setting('exam_slots.noted_pending');
 BEGIN
-  PERFORM set_config('exam_slots.noted_changes', '', true),
-    set_config('exam_slots.noted_windows', '', true),
-    set_config('exam_slots.noted_owners', '', true);
-  PERFORM FROM lock_counters(windows);
-  PERFORM FROM users WHERE id = ANY (owners) ORDER BY id FOR NO KEY UPDATE;
+  PERFORM set_config('exam_slots.noted_changes', 'applied', true);
+  PERFORM FROM lock_counters(current_setting('exam_slots.noted_windows')::tstzmultirange);
+  PERFORM FROM users WHERE id IN (SELECT key::int FROM jsonb_each(pending)) ORDER BY id FOR NO KEY UPDATE;
+  UPDATE users u SET pending_count = u.pending_count + d.value::int
+  FROM jsonb_each_text(pending) d
+  WHERE u.id = d.key::int AND d.value::int <> 0;
 END $$;
 
 -- How much a change adds to the confirmed count of one slot (negative: it gives back).
@@ -136,14 +148,16 @@ DECLARE
   step interval := make_interval(mins => limits.slot_minutes);
   claim boolean := coalesce(NEW.status = 'confirmed', false);
   release boolean := coalesce(OLD.status = 'confirmed', false);
+  noted text := current_setting('exam_slots.noted_changes', true);
   refused record;
 BEGIN
   IF NOT changes_counters(OLD, NEW) THEN
     RETURN NULL;
   END IF;
-  -- Several changes in this transaction: all they touch is locked first, in the one global order.
-  IF current_setting('exam_slots.noted_changes', true) NOT IN ('', '1') THEN
-    PERFORM lock_noted_counters();
+  -- Several changes in this transaction: all they touch is locked first, in the one global order, and the pending
+  -- counts changed once each. A single change takes its own locks, in the same order, as it applies.
+  IF noted ~ '^\d+$' AND noted <> '1' THEN
+    PERFORM apply_noted_changes();
   END IF;
 
   IF claim THEN
@@ -183,11 +197,13 @@ BEGIN
           )::text;
     END IF;
   END IF;
-  IF OLD.status = 'pending' THEN
-    UPDATE users SET pending_count = pending_count - 1 WHERE id = OLD.user_id;
-  END IF;
-  IF NEW.status = 'pending' THEN
-    UPDATE users SET pending_count = pending_count + 1 WHERE id = NEW.user_id;
+  IF noted = '1' THEN
+    IF OLD.status = 'pending' THEN
+      UPDATE users SET pending_count = pending_count - 1 WHERE id = OLD.user_id;
+    END IF;
+    IF NEW.status = 'pending' THEN
+      UPDATE users SET pending_count = pending_count + 1 WHERE id = NEW.user_id;
+    END IF;
   END IF;
   RETURN NULL;
 END $$;

@@ -4,6 +4,10 @@
 -- statement, inside the change's own transaction: a change that rolls back queues nothing, a commit loses nothing.
 CREATE OR REPLACE FUNCTION queue_webhook_deliveries() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  -- No endpoint at all (a service that sends no webhooks): nothing to queue, at the cost of one index probe.
+  IF NOT EXISTS (SELECT FROM webhooks) THEN
+    RETURN NULL;
+  END IF;
   INSERT INTO webhook_deliveries (webhook_id, event_id, reservation_id, queued_at, next_attempt_at)
   SELECT w.id, e.id, e.reservation_id, now(), now()
   FROM new_events e

@@ -38,6 +38,12 @@ export type Caller = {
   userQuery(sql: Sql | Tx): postgres.Fragment;
   /** Takes what that subquery found, and answers as `user` would. */
   settle(found: UserJson | null): Promise<User>;
+  /**
+   * Whether a statement may read on the caller's behalf, over `found` (what `userQuery` found, in that statement): the
+   * session is on, and the caller an admin where the route requires one. So the statement that reads the caller's row
+   * reads nothing else for a caller the route refuses.
+   */
+  admits(sql: Sql | Tx, found: postgres.Fragment): postgres.Fragment;
 };
 
 const exampleToken = (type: string) => `eyJhbGciOiJIUzI1NiJ9.${btoa(`{"typ":"${type}"}`)}.c2lnbmF0dXJl`;

@@ -3,6 +3,7 @@ import type { Deps } from "../deps.ts";
 import { AppError } from "../http/problem.ts";
 import { isUniqueViolation, type Sql, type Tx } from "../platform/db.ts";
 import { dayMs } from "../platform/clock.ts";
+import type { Caller, UserJson } from "../auth/auth.schemas.ts";
 
 /** A request sent with an Idempotency-Key: whose key it is, the key, and what the request was. */
 export type KeyedRequest = { scope: string; key: string; fingerprint: string };
@@ -14,32 +15,48 @@ const keptMs = dayMs;
 // Expired keys are purged by the writes themselves, a few at a time, so no separate job has to exist.
 const purgedPerLookup = 100;
 
-/** What the lookup found: the key's stored outcome, if any, and the scope's live keys with the earliest expiry. */
-export type Lookup = { outcome?: Outcome; liveKeys: number; oldestExpiry: Date | null };
+/**
+ * What the lookup found: the key's stored outcome, if any, the scope's live keys with the earliest expiry, and the
+ * caller's user as the session read found it (for `Caller.settle`).
+ */
+export type Lookup = { outcome?: Outcome; liveKeys: number; oldestExpiry: Date | null; caller: UserJson | null };
 
-/** The stored outcome of this key, if any, and how many keys its scope holds; expired keys (this one included) go first. */
+/**
+ * The stored outcome of this key, if any, and how many keys its scope holds; expired keys (this one included) go first.
+ * The caller's session read is the same statement, and nothing else of it runs for a caller the route refuses (an
+ * admin's route, a customer's token): no key is purged or read on their behalf.
+ */
 export async function findOutcome(
   { sql, clock }: Pick<Deps, "sql" | "clock">,
   request: KeyedRequest,
+  caller: Caller | undefined,
 ): Promise<Lookup> {
   const now = clock();
-  const [row] = await sql<(Partial<Outcome> & { live_keys: number; oldest_expiry: Date | null })[]>`
-    WITH purged AS (
+  const [row] = await sql<
+    (Partial<Outcome> & Omit<Lookup, "outcome"> & { live_keys: number; oldest_expiry: Date | null })[]
+  >`
+    WITH caller AS MATERIALIZED (
+      SELECT ${caller ? caller.userQuery(sql) : sql`NULL::json`} AS found
+    ), admitted AS MATERIALIZED (
+      SELECT ${caller ? caller.admits(sql, sql`found`) : sql`true`} AS ok FROM caller
+    ), purged AS (
       DELETE FROM idempotency_keys
-      WHERE expires_at < ${now}
+      WHERE (SELECT ok FROM admitted) AND expires_at < ${now}
         AND (ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at < ${now} LIMIT ${purgedPerLookup}))
           OR (scope = ${request.scope} AND key = ${request.key}))
     ), live AS (
       SELECT count(*)::int AS live_keys, min(expires_at) AS oldest_expiry FROM idempotency_keys
-      WHERE scope = ${request.scope} AND expires_at >= ${now}
+      WHERE (SELECT ok FROM admitted) AND scope = ${request.scope} AND expires_at >= ${now}
     )
-    SELECT live.*, k.fingerprint, k.status, k.headers, k.body FROM live
-    LEFT JOIN idempotency_keys k ON k.scope = ${request.scope} AND k.key = ${request.key} AND k.expires_at >= ${now}`;
-  const { live_keys, oldest_expiry, ...outcome } = row;
+    SELECT (SELECT found FROM caller) AS caller, live.*, k.fingerprint, k.status, k.headers, k.body FROM live
+    LEFT JOIN idempotency_keys k
+      ON (SELECT ok FROM admitted) AND k.scope = ${request.scope} AND k.key = ${request.key} AND k.expires_at >= ${now}`;
+  const { live_keys, oldest_expiry, caller: found, ...outcome } = row;
   return {
     outcome: outcome.fingerprint === null ? undefined : outcome as Outcome,
     liveKeys: live_keys,
     oldestExpiry: oldest_expiry,
+    caller: found,
   };
 }
 

@@ -44,17 +44,11 @@ async function fingerprintOf(c: Context<AppEnv>): Promise<string> {
 }
 
 /**
- * Whose keys these are: a signed-in caller's own; a registration's belong to the account it registers, a MAC of its
- * email. So a key only ever meets requests for that same email, whose sender learns from a 422 or a replay no more
- * than registering without a key tells (409 USER_EXISTS): no client can probe or claim another's key, and a retry
- * from another network still replays.
+ * Whose keys these are: a signed-in caller's own; a registration's, as the contract has it, the key alone (there is no
+ * caller yet). Another client sending a key already used learns only that it was (422), never the other's answer: a
+ * replay needs the very same body, password included (the fingerprint is a keyed MAC of it).
  */
-async function scopeOf(c: Context<AppEnv>): Promise<string> {
-  if (c.var.caller) return `user:${c.var.caller.id}`;
-  const body = await c.req.json().catch(() => undefined);
-  const email = typeof body?.email === "string" ? body.email.trim().toLowerCase() : "";
-  return `register:${await serverMac(c.var.deps.config.JWT_SECRET, "registration-scope", email, 16)}`;
-}
+const scopeOf = (c: Context<AppEnv>) => c.var.caller ? `user:${c.var.caller.id}` : "register";
 
 /** IDEMPOTENCY_KEYS_PER_USER live keys per scope: a new key past them waits until the oldest expires. */
 function assertRoomForKey({ liveKeys, oldestExpiry }: Lookup, limit: number, now: Date) {
@@ -79,18 +73,19 @@ const isRuleOutcome = (error: unknown): error is AppError =>
 /**
  * Safe retries: a request with an Idempotency-Key is looked up first; a stored outcome is replayed (or 422 when the
  * key came with another request). Otherwise the service stores the outcome in the transaction of its effect, if the
- * scope has room for one more key. Scoped to the signed-in caller, or to the registered email (registration).
+ * scope has room for one more key. Scoped to the signed-in caller, or to the key alone (registration).
  */
 export const idempotent = createMiddleware<AppEnv>(async function idempotent(c, next) {
   const header = c.req.header(headerName);
   if (header === undefined) return await next();
   if (!validKey.test(header)) throw fieldErrors([{ path: headerName, message: keyRule }]);
   const deps = c.var.deps;
-  const [fingerprint, scope] = [await fingerprintOf(c), await scopeOf(c)];
+  const [fingerprint, scope] = [await fingerprintOf(c), scopeOf(c)];
   const request = { scope, key: header, fingerprint };
-  // The caller's user is read alongside the lookup rather than after it, and awaited before any replay: the outcome
-  // of a user whose session has ended is theirs no more (401, not a replay).
-  const [lookup] = await Promise.all([findOutcome(deps, request), c.var.caller?.user]);
+  // The caller's user is read in the lookup itself, and judged before any replay: the outcome of a user whose session
+  // has ended is theirs no more (401, not a replay), and a customer on an admin's route is refused (403).
+  const lookup = await findOutcome(deps, request, c.var.caller);
+  await c.var.caller?.settle(lookup.caller);
   const stored = lookup.outcome;
   if (stored && stored.fingerprint !== request.fingerprint) {
     throw new AppError("IDEMPOTENCY_KEY_REUSED", "This Idempotency-Key was sent with another method, path or body");

@@ -86,9 +86,10 @@ async function changeReservation<A extends Verdict, T>(
     return q`r.*, reservation_etag(r) AS etag, f.slot_start AS fullest_start, f.confirmed AS fullest_confirmed
       FROM reservations r ${fullest}`;
   };
+  // The reservation is read only for a caller the route admits (`Caller.admits`): for anyone else, the session read.
   const [read] = await sql<(SeenRow & { caller: UserJson | null })[]>`
-    SELECT ${caller.userQuery(sql)} AS caller, seen.* FROM (SELECT) one LEFT JOIN LATERAL (
-      SELECT ${seen(sql)} WHERE r.id = ${id}
+    SELECT c.caller, seen.* FROM (SELECT ${caller.userQuery(sql)} AS caller) c LEFT JOIN LATERAL (
+      SELECT ${seen(sql)} WHERE r.id = ${id} AND ${caller.admits(sql, sql`c.caller`)}
     ) seen ON true`;
   const user = await caller.settle(read.caller);
   const judge = (current: SeenRow | undefined) => {

@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { guardedRoute, headerParameter, jsonBody, jsonResponse, problems } from "../http/openapi.ts";
 import { IdParam } from "../http/schemas.ts";
-import { adminOnly, signedIn } from "../auth/guard.ts";
+import { adminOnly, adminOnlyChange, signedIn } from "../auth/guard.ts";
 import { idempotencyKeyParameter, idempotent } from "../idempotency/idempotency.ts";
 import {
   BookingChangesSchema,
@@ -97,7 +97,7 @@ export const remove = guardedRoute(signedIn, {
   responses: { 204: { description: "Deleted" }, ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
-export const confirm = guardedRoute(adminOnly, {
+export const confirm = guardedRoute(adminOnlyChange, {
   method: "post",
   path: "/reservations/{id}/confirm",
   operationId: "confirmReservation",
@@ -109,7 +109,7 @@ export const confirm = guardedRoute(adminOnly, {
   responses: { 200: withEtag("The confirmed reservation"), ...problems(400, 404, 412, 503), ...retryProblems },
 });
 
-export const reject = guardedRoute(adminOnly, {
+export const reject = guardedRoute(adminOnlyChange, {
   method: "post",
   path: "/reservations/{id}/reject",
   operationId: "rejectReservation",
