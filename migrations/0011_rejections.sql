@@ -22,4 +22,6 @@ CREATE INDEX reservations_starting ON reservations (start_at, id);
 -- Definitions whose signature changed (definitions/ replaces a function only under its own signature).
 DROP FUNCTION IF EXISTS lock_noted_counters(integer, interval);
 DROP FUNCTION IF EXISTS lock_noted_counters();
+DROP FUNCTION IF EXISTS apply_noted_changes();
+DROP FUNCTION IF EXISTS capacity_limits();
 DROP FUNCTION IF EXISTS window_slots(timestamptz, timestamptz);

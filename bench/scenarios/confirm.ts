@@ -186,7 +186,7 @@ export const confirm: Scenario = {
         ratio: {
           name: "confirm HTTP / naive transaction",
           value: round(http.perSecond / raw.perSecond, 3),
-          target: { atLeast: 1 },
+          target: { atLeast: 1.2 },
         },
         checks: {
           "capacity drift (capacityDrift)": { ok: drift.length === 0, detail: { driftingSlots: drift.length } },

@@ -11,13 +11,11 @@
 -- for as long as the commit takes.
 
 -- The limits: capacity_settings, which the service fills from its configuration at start-up; else the defaults.
--- PL/pgSQL, whose plan is kept for the session: a SQL function that PostgreSQL cannot inline is planned on every call.
-CREATE OR REPLACE FUNCTION capacity_limits(OUT capacity integer, OUT slot_minutes integer)
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-  SELECT coalesce(s.capacity, 50000), coalesce(s.slot_minutes, 60) INTO capacity, slot_minutes
-  FROM (SELECT) one LEFT JOIN capacity_settings s ON true;
-END $$;
+-- A set-returning SQL function, which PostgreSQL inlines into the query that reads it from FROM.
+CREATE OR REPLACE FUNCTION capacity_limits() RETURNS TABLE (capacity integer, slot_minutes integer)
+LANGUAGE sql STABLE AS $$
+  SELECT coalesce(s.capacity, 50000), coalesce(s.slot_minutes, 60) FROM (SELECT) one LEFT JOIN capacity_settings s ON true
+$$;
 
 -- The service's configuration, stored at start-up. The slots cannot be cut anew under confirmed examinees: their
 -- counters were kept in the old slots.
@@ -54,39 +52,53 @@ LANGUAGE sql IMMUTABLE AS $$
   SELECT CASE WHEN r.status = 'confirmed' THEN tstzmultirange(tstzrange(r.start_at, r.end_at)) ELSE '{}' END
 $$;
 
--- The changes this transaction made so far that touch a counter, the slots they touch, and the change they make to
--- each owner's pending count, kept in transaction-local settings: they roll back with the changes (savepoints
--- included), no other session sees them, and no table is written to keep them. `noted_changes` is their number, or
--- `applied` once the first firing of reservations_keep_counters has applied the pending counts of several.
+-- The place a change takes in, or gives back to, each owner's pending count, added to `pending` (owner id → change).
+CREATE OR REPLACE FUNCTION with_pending_change(pending jsonb, was reservations, now reservations) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF was.status = 'pending' THEN
+    pending := jsonb_set(pending, ARRAY[was.user_id::text], to_jsonb(coalesce((pending ->> was.user_id::text)::int, 0) - 1));
+  END IF;
+  IF now.status = 'pending' THEN
+    pending := jsonb_set(pending, ARRAY[now.user_id::text], to_jsonb(coalesce((pending ->> now.user_id::text)::int, 0) + 1));
+  END IF;
+  RETURN pending;
+END $$;
+
+-- The changes this transaction made so far that touch a counter, kept in transaction-local settings: they roll back
+-- with the changes (savepoints included), no other session sees them, and no table is written to keep them.
+-- `noted_changes` is their number, or `applied` once the first firing of reservations_keep_counters has applied
+-- them. The first change notes only that it happened: its own firing comes first and knows its rows, and a
+-- transaction of one change (most of them) pays for nothing more. Each later one notes the slots it touches
+-- (`noted_windows`) and the change it makes to each owner's pending count (`noted_pending`).
 CREATE OR REPLACE FUNCTION note_counter_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
   noted text := current_setting('exam_slots.noted_changes', true);
   changes integer := CASE WHEN noted ~ '^\d+$' THEN noted::integer ELSE 0 END;
-  windows tstzmultirange := coalesce(held_window(OLD), '{}') + coalesce(held_window(NEW), '{}');
-  pending jsonb := '{}';
+  windows tstzmultirange;
 BEGIN
   IF NOT changes_counters(OLD, NEW) THEN
     RETURN NULL;
   END IF;
-  IF changes > 0 THEN
+  IF changes = 0 THEN
+    PERFORM set_config('exam_slots.noted_changes', '1', true);
+    RETURN NULL;
+  END IF;
+  windows := held_window(OLD) + held_window(NEW);
+  IF changes > 1 THEN
     windows := windows + current_setting('exam_slots.noted_windows')::tstzmultirange;
-    pending := current_setting('exam_slots.noted_pending');
     -- A transaction of many changes (a bulk load) notes the range that holds all their windows: locking more than it
     -- needs stays safe, and noting stays cheap however many rows change.
     IF changes >= 64 THEN
       windows := tstzmultirange(range_merge(windows));
     END IF;
   END IF;
-  IF OLD.status = 'pending' THEN
-    pending := jsonb_set(pending, ARRAY[OLD.user_id::text], to_jsonb(coalesce((pending ->> OLD.user_id::text)::int, 0) - 1));
-  END IF;
-  IF NEW.status = 'pending' THEN
-    pending := jsonb_set(pending, ARRAY[NEW.user_id::text], to_jsonb(coalesce((pending ->> NEW.user_id::text)::int, 0) + 1));
-  END IF;
   PERFORM set_config('exam_slots.noted_changes', (changes + 1)::text, true),
     set_config('exam_slots.noted_windows', windows::text, true),
-    set_config('exam_slots.noted_pending', pending::text, true);
+    set_config('exam_slots.noted_pending', with_pending_change(
+      CASE WHEN changes > 1 THEN current_setting('exam_slots.noted_pending')::jsonb ELSE '{}' END, OLD, NEW
+    )::text, true);
   RETURN NULL;
 END $$;
 
@@ -97,9 +109,11 @@ CREATE OR REPLACE FUNCTION lock_counters(windows tstzmultirange)
 RETURNS TABLE (slot_start timestamptz, confirmed integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-  limits record := capacity_limits();
-  step interval := make_interval(mins => limits.slot_minutes);
+  limits record;
+  step interval;
 BEGIN
+  SELECT * INTO limits FROM capacity_limits();
+  step := make_interval(mins => limits.slot_minutes);
   -- Rows the snapshot has are left out before the insert: a conflict check waits on a row another commit holds.
   INSERT INTO slot_usage (slot_start, capacity)
   SELECT s, limits.capacity FROM unnest(coalesce(windows, '{}')) w, generate_series(lower(w), upper(w) - step, step) s
@@ -113,17 +127,19 @@ BEGIN
   FOR UPDATE OF u;
 END $$;
 
--- The first firing of a transaction of several changes: locks every counter they touch, their slots (lock_counters)
--- then their owners in id order, and changes each owner's pending count once, by the sum of its changes (a row
--- changed a thousand times in one transaction would otherwise grow a chain of a thousand versions). Each firing then
--- applies its own change to the slots.
-CREATE OR REPLACE FUNCTION apply_noted_changes() RETURNS void
+-- The first firing of a transaction of several changes, that of its first change (`was` → `now`): locks every counter
+-- they touch, their slots (lock_counters) then their owners in id order, and changes each owner's pending count once,
+-- by the sum of its changes (a row changed a thousand times in one transaction would otherwise grow a chain of a
+-- thousand versions). Each firing then applies its own change to the slots.
+CREATE OR REPLACE FUNCTION apply_noted_changes(was reservations, now reservations) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-  pending jsonb := current_setting('exam_slots.noted_pending');
+  pending jsonb := with_pending_change(current_setting('exam_slots.noted_pending')::jsonb, was, now);
 BEGIN
   PERFORM set_config('exam_slots.noted_changes', 'applied', true);
-  PERFORM FROM lock_counters(current_setting('exam_slots.noted_windows')::tstzmultirange);
+  PERFORM FROM lock_counters(
+    held_window(was) + held_window(now) + current_setting('exam_slots.noted_windows')::tstzmultirange
+  );
   PERFORM FROM users WHERE id IN (SELECT key::int FROM jsonb_each(pending)) ORDER BY id FOR NO KEY UPDATE;
   UPDATE users u SET pending_count = u.pending_count + d.value::int
   FROM jsonb_each_text(pending) d
@@ -144,8 +160,8 @@ $$;
 CREATE OR REPLACE FUNCTION keep_counters() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-  limits record := capacity_limits();
-  step interval := make_interval(mins => limits.slot_minutes);
+  limits record;
+  step interval;
   claim boolean := coalesce(NEW.status = 'confirmed', false);
   release boolean := coalesce(OLD.status = 'confirmed', false);
   noted text := current_setting('exam_slots.noted_changes', true);
@@ -154,10 +170,12 @@ BEGIN
   IF NOT changes_counters(OLD, NEW) THEN
     RETURN NULL;
   END IF;
+  SELECT * INTO limits FROM capacity_limits();
+  step := make_interval(mins => limits.slot_minutes);
   -- Several changes in this transaction: all they touch is locked first, in the one global order, and the pending
   -- counts changed once each. A single change takes its own locks, in the same order, as it applies.
   IF noted ~ '^\d+$' AND noted <> '1' THEN
-    PERFORM apply_noted_changes();
+    PERFORM apply_noted_changes(OLD, NEW);
   END IF;
 
   IF claim THEN
