@@ -48,7 +48,7 @@ export async function confirmReservations(
       results AS (
         SELECT json_build_object('results', json_agg(
           CASE WHEN v.status = 200
-            THEN json_build_object('id', v.id, 'status', v.status, 'reservation', reservation_json(c.row))
+            THEN json_build_object('id', v.id, 'status', v.status, 'reservation', c.body)
             ELSE json_build_object('id', v.id, 'status', v.status, 'code', v.code, 'detail', v.detail)
           END ORDER BY v.n
         )) AS body

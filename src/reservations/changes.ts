@@ -17,10 +17,10 @@ import {
   type ReservationRow,
   type ServiceDeps,
   type Shown,
-  shown,
   type Versioned,
   versioned,
   type Write,
+  written,
 } from "./reservation.ts";
 
 /** The reservation a change judges: its columns, its ETag, and (for a claim of its own window) the fullest slot. */
@@ -185,10 +185,10 @@ export function updateReservation(
             SET start_at = ${next.start_at}, end_at = ${next.end_at}, headcount = ${next.headcount},
               updated_at = ${now}, version = r.version + 1
             FROM target WHERE r.id = target.id
-            RETURNING r AS row
+            RETURNING ${written(tx, tx`r`)}
           ), event AS (${eventInsert(tx, event, tx`changed`)}),
           fullest AS (${fullestSlot(tx, next)})${outcomeCte(tx, write.idempotency, now, 200, tx`changed`)}
-          SELECT ${verdict(tx)}, ${shown(tx, tx`changed.row`)},
+          SELECT ${verdict(tx)}, changed.body, changed.etag,
             fullest.slot_start AS fullest_start, fullest.confirmed AS fullest_confirmed
           FROM key LEFT JOIN changed ON true LEFT JOIN fullest ON true`,
       result: (answer) => {
@@ -212,7 +212,7 @@ export async function deleteReservation(deps: ServiceDeps, caller: Caller, id: n
         tx<Verdict[]>`
           WITH ${head}, deleted AS (
             DELETE FROM reservations r USING target WHERE r.id = target.id
-            RETURNING r AS row
+            RETURNING ${written(tx, tx`r`)}
           ), event AS (${eventInsert(tx, eventOf(user, write, now, "deleted"), tx`deleted`)})${
           outcomeCte(tx, write.idempotency, now, 204, tx`deleted`)
         }
@@ -243,7 +243,7 @@ export const confirming = (tx: Tx, now: Date, target: postgres.Fragment) =>
     UPDATE reservations r
     SET status = 'confirmed', confirmed_at = ${now}, updated_at = ${now}, version = r.version + 1
     FROM ${target} WHERE r.id = target.id
-    RETURNING r AS row`;
+    RETURNING ${written(tx, tx`r`)}`;
 
 /**
  * Confirms a pending reservation whose headcount fits, in one statement: the reservation is locked, confirmed and its
@@ -264,7 +264,7 @@ export function confirmReservation(deps: ServiceDeps, caller: Caller, id: number
           event AS (${eventInsert(tx, confirmedEvent(user, write, now), tx`confirmed`)})${
           outcomeCte(tx, write.idempotency, now, 200, tx`confirmed`)
         }
-          SELECT ${verdict(tx)}, ${shown(tx, tx`confirmed.row`)} FROM key LEFT JOIN confirmed ON true`,
+          SELECT ${verdict(tx)}, confirmed.body, confirmed.etag FROM key LEFT JOIN confirmed ON true`,
       result: versioned,
     };
   }, { claimsOwnWindow: true });
@@ -295,11 +295,11 @@ export function rejectReservation(
             SET status = 'rejected', rejected_at = ${now}, reject_reason = ${reason}, updated_at = ${now},
               version = r.version + 1
             FROM target WHERE r.id = target.id
-            RETURNING r AS row
+            RETURNING ${written(tx, tx`r`)}
           ), event AS (${eventInsert(tx, event, tx`rejected`)})${
           outcomeCte(tx, write.idempotency, now, 200, tx`rejected`)
         }
-          SELECT ${verdict(tx)}, ${shown(tx, tx`rejected.row`)} FROM key LEFT JOIN rejected ON true`,
+          SELECT ${verdict(tx)}, rejected.body, rejected.etag FROM key LEFT JOIN rejected ON true`,
       result: versioned,
     };
   });

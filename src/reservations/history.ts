@@ -14,9 +14,9 @@ type EventRow = Omit<ReservationEvent, "at"> & { at: Date };
 const toEvent = (row: EventRow): ReservationEvent => ({ ...row, at: row.at.toISOString() });
 
 /**
- * The INSERT recording one event per reservation of `rows` (a relation whose column `row` is a whole `reservations`
- * row, e.g. a data-modifying CTE's `RETURNING r AS row`), for the transaction of the change itself: a change that
- * rolls back leaves no event. Each event keeps the reservation as the API shows it (`reservation_json`).
+ * The INSERT recording one event per reservation of `rows` (a relation of `written` reservations, e.g. a
+ * data-modifying CTE's `RETURNING ${written(tx, tx`r`)}`), for the transaction of the change itself: a change that
+ * rolls back leaves no event. Each event keeps the reservation as the API shows it, the body `written` built.
  */
 export function eventInsert(
   sql: Sql | Tx,
@@ -27,7 +27,7 @@ export function eventInsert(
   return sql`
     INSERT INTO reservation_events (reservation_id, owner_id, action, at, actor_id, request_id, changes, reservation)
     SELECT (c.row).id, (c.row).user_id, ${event.action}, ${event.at}, ${event.actorId}, ${event.requestId}, ${changes},
-      reservation_json(c.row)::jsonb
+      c.body::jsonb
     FROM ${rows} c`;
 }
 

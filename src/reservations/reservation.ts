@@ -28,6 +28,12 @@ export const shown = (sql: Sql | Tx, row: postgres.Fragment) =>
 
 export type Shown = { body: Reservation | null; etag: string | null };
 
+/**
+ * What a write returns of each reservation it wrote (`RETURNING`): the row, and its body and ETag built once, for the
+ * response, the event's snapshot (`eventInsert`) and the stored outcome (`reservationOutcome`) alike.
+ */
+export const written = (sql: Sql | Tx, row: postgres.Fragment) => sql`${row} AS row, ${shown(sql, row)}`;
+
 export const versioned = ({ body, etag }: Shown): Versioned => ({ reservation: body!, etag: etag! });
 
 export const notFound = () => new AppError("NOT_FOUND", "No such reservation");
@@ -39,9 +45,8 @@ export function assertVisible<T extends { user_id: number }>(user: User, row: T 
 }
 
 /**
- * The INSERT storing the outcome of a keyed write of a reservation, built from `rows` (a relation whose `row` column is
- * the reservation after the write, as for `eventInsert`): its body and ETag are the response's. With `status` 204, no
- * body.
+ * The INSERT storing the outcome of a keyed write of a reservation, built from `rows` (a relation of `written`
+ * reservations, as for `eventInsert`): its body and ETag are the response's. With `status` 204, no body.
  */
 export function reservationOutcome(
   tx: Tx | Sql,
@@ -53,10 +58,8 @@ export function reservationOutcome(
   const withBody = status !== 204;
   return outcomeInsert(tx, key, now, {
     status,
-    headers: withBody
-      ? tx`jsonb_build_object('Content-Type', 'application/json', 'ETag', reservation_etag(c.row))`
-      : tx`'{}'::jsonb`,
-    body: withBody ? tx`reservation_json(c.row)::jsonb` : tx`NULL::jsonb`,
+    headers: withBody ? tx`jsonb_build_object('Content-Type', 'application/json', 'ETag', c.etag)` : tx`'{}'::jsonb`,
+    body: withBody ? tx`c.body::jsonb` : tx`NULL::jsonb`,
     from: tx`FROM ${rows} c`,
   });
 }

@@ -20,6 +20,7 @@ import {
   type Versioned,
   versioned,
   type Write,
+  written,
 } from "./reservation.ts";
 
 /**
@@ -53,7 +54,7 @@ export async function createReservation(
       WHERE key.free
         AND (owner.is_admin OR owner.pending_count < ${config.MAX_PENDING_PER_USER})
         AND ${booking.headcount} <= ${config.MAX_CONCURRENT_EXAMINEES} - coalesce((SELECT confirmed FROM fullest), 0)
-      RETURNING reservations AS row
+      RETURNING ${written(sql, sql`reservations`)}
     ), event AS (${
     eventInsert(sql, {
       action: "created",
@@ -67,7 +68,7 @@ export async function createReservation(
       },
     }, sql`created`)
   })${outcomeCte(sql, key, now, 201, sql`created`)}
-    SELECT ${shown(sql, sql`created.row`)}, owner.id IS NOT NULL AS owner_exists, owner.is_admin AS owner_is_admin,
+    SELECT created.body, created.etag, owner.id IS NOT NULL AS owner_exists, owner.is_admin AS owner_is_admin,
       owner.pending_count, key.free AS key_free, fullest.slot_start AS fullest_start,
       fullest.confirmed AS fullest_confirmed
     FROM key LEFT JOIN owner ON true LEFT JOIN fullest ON true LEFT JOIN created ON true`.catch(keyTaken);

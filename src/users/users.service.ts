@@ -7,6 +7,7 @@ import { findUserById, hashingFor, toUser, userColumns, type UserRow } from "../
 import { hashPassword, verifyPassword } from "../auth/passwords.ts";
 import { takeRegistrationAttempt } from "../auth/rate-limits.ts";
 import { eventInsert } from "../reservations/history.ts";
+import { written } from "../reservations/reservation.ts";
 import { type KeyedRequest, keyInUse, keyTaken, lockKey, outcomeInsert } from "../idempotency/idempotency.service.ts";
 import type { Registration } from "./users.schemas.ts";
 
@@ -105,7 +106,9 @@ export async function deleteUser(
     const [user] = await tx`SELECT id FROM users WHERE id = ${id} FOR UPDATE`;
     if (!user) return false;
     const released = { action: "released", at: clock(), actorId: actor.id, requestId: write.requestId } as const;
-    await tx`${eventInsert(tx, released, tx`(SELECT r AS row FROM reservations r WHERE r.user_id = ${id})`)}`;
+    await tx`${
+      eventInsert(tx, released, tx`(SELECT ${written(tx, tx`r`)} FROM reservations r WHERE r.user_id = ${id})`)
+    }`;
     await tx`DELETE FROM users WHERE id = ${id}`;
     return true;
   });
